@@ -1,0 +1,1 @@
+"""Evaluation: benchmark x language tasks with their protocol recorded next to every number."""

@@ -1,0 +1,1 @@
+"""Mixture stage: inventory the curated data, plan tokens per source per stage, tokenize and pack exactly."""

@@ -1,0 +1,104 @@
+"""The stage graph behind ``linguabridge run`` / ``demo``: order, outputs, completion markers, resume.
+
+Each stage writes under ``RUN/<stage>/`` and, when done, ``RUN/<stage>/_COMPLETE.json`` (with the hash of
+the config it ran with). Re-running skips completed stages; a stage without a marker is run again (data
+stages from scratch, which is deterministic; training stages from their newest complete checkpoint).
+A completed stage whose config changed is refused rather than silently reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from linguabridge.config import RunConfig
+from linguabridge.data.records import write_json
+from linguabridge.errors import LinguabridgeError
+
+console = Console(stderr=True)
+MARKER = "_COMPLETE.json"
+
+
+@dataclass
+class Stage:
+    name: str
+    run: Callable[[RunConfig, Path], dict]
+    config_keys: tuple[str, ...]  # the config sections this stage's result depends on
+    after: tuple[str, ...] = ()
+    clean_on_retry: bool = True  # data stages restart from scratch; training stages keep checkpoints
+
+
+def _fingerprint(cfg: RunConfig, keys: tuple[str, ...]) -> str:
+    data = cfg.model_dump(mode="json")
+    picked = {k: data[k] for k in keys} | {"seed": data["seed"]}
+    return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def stage_dir(run_dir: Path, name: str) -> Path:
+    return run_dir / name
+
+
+def is_complete(run_dir: Path, name: str) -> bool:
+    return (run_dir / name / MARKER).is_file()
+
+
+def run_pipeline(cfg: RunConfig, run_dir: Path, stages: list[Stage], only: list[str] | None = None, force: bool = False) -> None:
+    """Run ``stages`` in order into ``run_dir``; completed stages are skipped (``force`` reruns them)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "recipe.resolved.json", cfg.model_dump(mode="json"))
+    _write_run_facts(run_dir)
+    names = [s.name for s in stages]
+    for stage in stages:
+        if only and stage.name not in only:
+            continue
+        out = stage_dir(run_dir, stage.name)
+        marker = out / MARKER
+        fp = _fingerprint(cfg, stage.config_keys)
+        if marker.is_file() and not force:
+            done = json.loads(marker.read_text())
+            if done.get("fingerprint") != fp:
+                raise LinguabridgeError(
+                    f"stage {stage.name!r} in {run_dir} was completed with a different config",
+                    f"use a new --out directory, or --force to rerun it (changed: {', '.join(stage.config_keys)})",
+                )
+            console.print(f"[dim]skip {stage.name}: complete[/dim]")
+            continue
+        for dep in stage.after:
+            if dep in names and not is_complete(run_dir, dep):
+                raise LinguabridgeError(f"stage {stage.name!r} needs {dep!r} first", f"run without --only, or add {dep}")
+        if out.exists() and (stage.clean_on_retry or force):
+            shutil.rmtree(out)
+        out.mkdir(parents=True, exist_ok=True)
+        console.rule(f"[bold]{stage.name}")
+        t0 = time.time()
+        summary = stage.run(cfg, run_dir) or {}
+        elapsed = time.time() - t0
+        write_json(marker, {"stage": stage.name, "fingerprint": fp, "seconds": round(elapsed, 2), "summary": summary})
+        console.print(f"[green]{stage.name} done[/green] in {elapsed:.1f}s")
+
+
+def _write_run_facts(run_dir: Path) -> None:
+    import importlib.metadata as md
+
+    facts = {"python": platform.python_version(), "platform": platform.platform(), "cpu_count": os.cpu_count()}
+    for pkg in ("linguabridge", "torch", "transformers", "trl", "accelerate", "datasets", "tokenizers", "lm-eval"):
+        try:
+            facts[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    try:
+        import torch
+
+        facts["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except ImportError:
+        pass
+    write_json(run_dir / "run_facts.json", facts)

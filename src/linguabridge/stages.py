@@ -1,0 +1,207 @@
+"""The pipeline's stages as thin functions over the library, in the order ``run``/``demo`` executes them.
+
+clean (``data``) -> plan (``mixture``) -> tokenize (``tokens``) -> ``cpt_stage1`` -> ``cpt_stage2``
+-> ``sft`` -> ``dpo`` -> ``eval`` -> ``report``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from linguabridge.config import RunConfig, TrainConfig
+from linguabridge.data.records import Document, JsonlWriter, read_documents, write_json
+from linguabridge.errors import LinguabridgeError
+from linguabridge.pipeline import Stage
+
+DEMO_ASSETS = "assets/demo"
+
+
+def resolve_inputs(paths: list[str], demo_file: str) -> list[Path]:
+    """``demo`` names a file of the bundled corpus; anything else is a path."""
+    from importlib import resources
+
+    out = []
+    for p in paths:
+        if p == "demo":
+            out.append(Path(str(resources.files("linguabridge").joinpath(f"{DEMO_ASSETS}/{demo_file}"))))
+        else:
+            out.append(Path(p))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ data
+def stage_data(cfg: RunConfig, run_dir: Path) -> dict:
+    from linguabridge.data.bitext import filter_pairs, render_pairs
+    from linguabridge.data.clean import clean
+
+    out = run_dir / "data"
+    web = clean(resolve_inputs(cfg.data.inputs, "web.jsonl"), out / "web", cfg.data, cfg.languages)
+    summary = {"web": web["totals"]}
+    if cfg.data.parallel:
+        par = filter_pairs(resolve_inputs(cfg.data.parallel, "parallel.jsonl"), out / "parallel")
+        pairs = [
+            json.loads(line)
+            for f in sorted((out / "parallel" / "kept").glob("*.jsonl.gz"))
+            for line in __import__("gzip").open(f, "rt", encoding="utf-8")
+        ]
+        with JsonlWriter(out / "parallel" / "rendered" / "part-00000.jsonl.gz") as w:
+            for doc in render_pairs(pairs, cfg.seed, cfg.data.parallel_templates):
+                w.write(doc)
+        summary["parallel"] = {"pairs_kept": len(pairs), "directions": len(par["directions"])}
+    return summary
+
+
+def curated_documents(run_dir: Path) -> list[Document]:
+    """Every curated document (web kept + rendered parallel) in a stable order."""
+    files = sorted((run_dir / "data" / "web" / "kept").glob("*.jsonl*"))
+    files += sorted((run_dir / "data" / "parallel" / "rendered").glob("*.jsonl*"))
+    return [d for d in read_documents(files) if isinstance(d, Document)]
+
+
+def _tokenizer(cfg: RunConfig):
+    from linguabridge.tokenizer import load_tokenizer
+
+    return load_tokenizer(cfg.tokenizer.name_or_path, cfg.model.trust_remote_code)
+
+
+# --------------------------------------------------------------------------------------------- mixture
+def stage_mixture(cfg: RunConfig, run_dir: Path) -> dict:
+    from linguabridge.mixture.plan import make_plan
+    from linguabridge.mixture.tokens import count_tokens, select_heldout
+
+    docs = curated_documents(run_dir)
+    heldout = select_heldout(docs, cfg.mixture.heldout_docs_per_language, cfg.seed)
+    inventory = count_tokens(docs, _tokenizer(cfg), heldout)
+    out = run_dir / "mixture"
+    write_json(out / "inventory.json", inventory)
+    write_json(out / "heldout_ids.json", sorted(heldout))
+    plan = make_plan(cfg.mixture, {k: v["tokens"] for k, v in inventory.items()})
+    write_json(out / "plan.json", plan.to_json())
+    return {"stages": [s.name for s in plan.stages], "sources": len(plan.sources), "notes": plan.notes}
+
+
+def load_plan(run_dir: Path):
+    from linguabridge.mixture.plan import Plan, SourcePlan, StagePlan
+
+    data = json.loads((run_dir / "mixture" / "plan.json").read_text())
+    stages = [StagePlan(s["name"], s["tokens"], [SourcePlan(**src) for src in s["sources"]]) for s in data["stages"]]
+    return Plan(stages, data["sources"], data.get("notes", []))
+
+
+# ---------------------------------------------------------------------------------------------- tokens
+def stage_tokens(cfg: RunConfig, run_dir: Path) -> dict:
+    from linguabridge.mixture.tokens import tokenize_documents
+
+    heldout = set(json.loads((run_dir / "mixture" / "heldout_ids.json").read_text()))
+    inv = tokenize_documents(curated_documents(run_dir), _tokenizer(cfg), run_dir / "tokens", heldout)
+    planned = json.loads((run_dir / "mixture" / "inventory.json").read_text())
+    if {k: v["tokens"] for k, v in planned.items()} != {k: v["tokens"] for k, v in inv["sources"].items()}:
+        raise LinguabridgeError("token shards disagree with the inventory the plan used", "rerun with --force")
+    return {"total_tokens": inv["total_tokens"], "documents": inv["documents"]}
+
+
+# ---------------------------------------------------------------------------------------------- models
+STAGE_ORDER = ["cpt_stage1", "cpt_stage2", "sft", "dpo"]
+
+
+def init_source(cfg: RunConfig, stage: str) -> str:
+    """Where a training stage starts: ``base``, a previous stage's ``model/`` or a path."""
+    init = getattr(cfg, stage).init_from
+    if init == "previous":
+        i = STAGE_ORDER.index(stage)
+        return "base" if i == 0 else STAGE_ORDER[i - 1]
+    return init
+
+
+def load_stage_model(cfg: RunConfig, run_dir: Path, source: str, tokenizer):
+    from linguabridge.models import load_model
+
+    if source == "base":
+        return load_model(cfg.model, vocab_size=len(tokenizer), seed=cfg.seed)
+    path = run_dir / source / "model" if source in STAGE_ORDER else Path(source)
+    if not path.is_dir():
+        raise LinguabridgeError(f"no model at {path}", f"run stage {source!r} first, or set init_from to a model path")
+    return load_model(cfg.model, path=path)
+
+
+def _seed(cfg: RunConfig, tc: TrainConfig) -> int:
+    return tc.seed if tc.seed is not None else cfg.seed
+
+
+def stage_cpt(name: str):
+    def run(cfg: RunConfig, run_dir: Path) -> dict:
+        from linguabridge.train.cpt import run_cpt
+
+        tc: TrainConfig = getattr(cfg, name)
+        tok = _tokenizer(cfg)
+        model = load_stage_model(cfg, run_dir, init_source(cfg, name), tok)
+        plan = load_plan(run_dir).stage(tc.mixture_stage or "")
+        summary = run_cpt(tc, plan, run_dir / "tokens", model, tok, run_dir / name, _seed(cfg, tc))
+        return {k: summary[k] for k in ("steps", "tokens", "resumed_from")}
+
+    return run
+
+
+def _conversations(cfg: RunConfig) -> list[dict]:
+    from linguabridge.train.post import load_conversations
+
+    return load_conversations(resolve_inputs(cfg.data.sft, "sft.jsonl"))
+
+
+def stage_sft(cfg: RunConfig, run_dir: Path) -> dict:
+    from linguabridge.train.post import run_sft
+
+    tok = _tokenizer(cfg)
+    model = load_stage_model(cfg, run_dir, init_source(cfg, "sft"), tok)
+    return run_sft(cfg.sft, _conversations(cfg), model, tok, run_dir / "sft", _seed(cfg, cfg.sft))
+
+
+def stage_dpo(cfg: RunConfig, run_dir: Path) -> dict:
+    from linguabridge.train.post import build_language_consistency_pairs, run_dpo
+
+    tok = _tokenizer(cfg)
+    model = load_stage_model(cfg, run_dir, init_source(cfg, "dpo"), tok)
+    pairs = build_language_consistency_pairs(_conversations(cfg), cfg.seed)
+    with JsonlWriter(run_dir / "dpo" / "pairs.jsonl") as w:
+        for p in pairs:
+            w.write(p)
+    return run_dpo(cfg.dpo, pairs, model, tok, run_dir / "dpo", _seed(cfg, cfg.dpo))
+
+
+# ------------------------------------------------------------------------------------------ eval/report
+def stage_eval(cfg: RunConfig, run_dir: Path) -> dict:
+    from linguabridge.eval.runner import evaluate
+
+    tok = _tokenizer(cfg)
+    rows: list[dict] = []
+    versions = {}
+    for label in cfg.eval.stages:
+        model = load_stage_model(cfg, run_dir, label, tok)
+        res = evaluate(model, tok, cfg.eval, run_dir / "tokens", run_dir / "eval" / label / "results.json", label)
+        rows += res["results"]
+        versions = res["versions"]
+    final = cfg.eval.stages[-1]
+    write_json(run_dir / "eval" / "results.json", {"model": str(run_dir / final / "model"), "versions": versions, "results": rows})
+    return {"rows": len(rows), "checkpoints": cfg.eval.stages}
+
+
+def stage_report(cfg: RunConfig, run_dir: Path) -> dict:
+    from linguabridge.report.build import build_report
+
+    paths = build_report(run_dir, formats=cfg.report.formats)
+    return {"files": [str(p.relative_to(run_dir)) for p in paths]}
+
+
+STAGES: list[Stage] = [
+    Stage("data", stage_data, ("data", "languages")),
+    Stage("mixture", stage_mixture, ("data", "languages", "mixture", "tokenizer"), after=("data",)),
+    Stage("tokens", stage_tokens, ("data", "languages", "mixture", "tokenizer"), after=("mixture",)),
+    Stage("cpt_stage1", stage_cpt("cpt_stage1"), ("model", "tokenizer", "mixture", "cpt_stage1"), ("tokens",), clean_on_retry=False),
+    Stage("cpt_stage2", stage_cpt("cpt_stage2"), ("model", "tokenizer", "mixture", "cpt_stage1", "cpt_stage2"), ("cpt_stage1",), clean_on_retry=False),
+    Stage("sft", stage_sft, ("model", "tokenizer", "cpt_stage2", "sft", "data"), ("cpt_stage2",), clean_on_retry=False),
+    Stage("dpo", stage_dpo, ("model", "tokenizer", "sft", "dpo", "data"), ("sft",), clean_on_retry=False),
+    Stage("eval", stage_eval, ("model", "tokenizer", "eval", "dpo"), ("dpo",)),
+    Stage("report", stage_report, ("report", "eval"), ("eval",)),
+]
+STAGE_NAMES = [s.name for s in STAGES]
