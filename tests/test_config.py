@@ -71,8 +71,19 @@ def test_cli_bad_input_is_one_line(tmp_path, content, args, expect):
     if content is not None:
         recipe.write_text(content)
     proc = subprocess.run(
-        [sys.executable, "-m", "linguabridge.cli.main", "run", str(recipe), "--out", str(tmp_path / "o"), *args],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "linguabridge.cli.main",
+            "run",
+            str(recipe),
+            "--out",
+            str(tmp_path / "o"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
@@ -82,8 +93,17 @@ def test_cli_bad_input_is_one_line(tmp_path, content, args, expect):
 
 def test_help_for_every_command():
     runner = CliRunner()
-    for args in (["--help"], ["run", "--help"], ["demo", "--help"], ["data", "clean", "--help"], ["mix", "plan", "--help"],
-                 ["report", "--help"], ["eval", "--help"], ["languages", "--help"], ["train", "stage", "--help"]):
+    for args in (
+        ["--help"],
+        ["run", "--help"],
+        ["demo", "--help"],
+        ["data", "clean", "--help"],
+        ["mix", "plan", "--help"],
+        ["report", "--help"],
+        ["eval", "--help"],
+        ["languages", "--help"],
+        ["train", "stage", "--help"],
+    ):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, args
         assert "Usage" in result.stdout

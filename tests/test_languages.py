@@ -18,9 +18,20 @@ def test_registry_has_flores200_and_marco_tiers():
 
 @pytest.mark.parametrize(
     "alias,code",
-    [("th", "tha_Thai"), ("zh", "zho_Hans"), ("ms", "zsm_Latn"), ("ne", "npi_Deva"), ("az", "azj_Latn"),
-     ("tha", "tha_Thai"), ("THA_THAI", "tha_Thai"), ("cmn_Hani", "zho_Hans"), ("zh-TW", "zho_Hant"),
-     ("vi-VN", "vie_Latn"), ("ar", "arb_Arab"), ("kk", "kaz_Cyrl")],
+    [
+        ("th", "tha_Thai"),
+        ("zh", "zho_Hans"),
+        ("ms", "zsm_Latn"),
+        ("ne", "npi_Deva"),
+        ("az", "azj_Latn"),
+        ("tha", "tha_Thai"),
+        ("THA_THAI", "tha_Thai"),
+        ("cmn_Hani", "zho_Hans"),
+        ("zh-TW", "zho_Hant"),
+        ("vi-VN", "vie_Latn"),
+        ("ar", "arb_Arab"),
+        ("kk", "kaz_Cyrl"),
+    ],
 )
 def test_aliases_resolve(alias, code):
     assert canonical(alias) == code
@@ -28,7 +39,13 @@ def test_aliases_resolve(alias, code):
 
 def test_language_fields():
     th = get_language("th")
-    assert (th.code, th.iso639_1, th.script, th.tier, th.script_code) == ("tha_Thai", "th", "Thai", "low", "Thai")
+    assert (th.code, th.iso639_1, th.script, th.tier, th.script_code) == (
+        "tha_Thai",
+        "th",
+        "Thai",
+        "low",
+        "Thai",
+    )
     assert th.native_name
     assert get_language("sw").tier is None  # any FLORES-200 language, outside the 29
 

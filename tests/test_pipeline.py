@@ -61,7 +61,9 @@ def test_outputs_of_every_stage(reference_run: Path):
         assert model.config.model_type == "qwen2"
         assert (reference_run / stage / "metrics.jsonl").stat().st_size > 0
     tok = AutoTokenizer.from_pretrained(reference_run / "dpo" / "model")
-    assert "<|im_start|>assistant" in tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+    assert "<|im_start|>assistant" in tok.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
+    )
     results = json.loads((reference_run / "eval" / "results.json").read_text())
     row = results["results"][0]
     assert {"task", "language", "metric", "value", "split", "shots", "n"} <= set(row)
@@ -86,16 +88,27 @@ def test_rerun_skips_completed_stages(reference_run: Path):
 def test_sigkill_then_resume_gives_identical_weights(reference_run: Path, tmp_path: Path):
     out = tmp_path / "run"
     # Kill inside CPT stage I, after its first checkpoint, while it keeps training.
-    proc = subprocess.Popen(_cmd(out), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        _cmd(out), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.time() + 600
-    while time.time() < deadline and not (out / "cpt_stage1" / "checkpoints" / "checkpoint-2" / "trainer_state.json").exists():
+    while (
+        time.time() < deadline
+        and not (out / "cpt_stage1" / "checkpoints" / "checkpoint-2" / "trainer_state.json").exists()
+    ):
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (out / "cpt_stage1" / "_COMPLETE.json").exists()
     subprocess.run(_cmd(out), check=True, env=_env(), capture_output=True, timeout=900)
     for stage in ("cpt_stage1", "cpt_stage2", "sft", "dpo"):
-        assert _sha(out / stage / "model" / "model.safetensors") == _sha(reference_run / stage / "model" / "model.safetensors"), stage
+        assert _sha(out / stage / "model" / "model.safetensors") == _sha(
+            reference_run / stage / "model" / "model.safetensors"
+        ), stage
     # metrics after resume hold each step once
-    steps = [json.loads(line)["step"] for line in (out / "cpt_stage1" / "metrics.jsonl").read_text().splitlines() if '"loss"' in line]
+    steps = [
+        json.loads(line)["step"]
+        for line in (out / "cpt_stage1" / "metrics.jsonl").read_text().splitlines()
+        if '"loss"' in line
+    ]
     assert len(steps) == len(set(steps))

@@ -21,7 +21,11 @@ TEXTS = [
 
 def test_known_ids(qwen_tokenizer):
     assert qwen_tokenizer("Hello, world!")["input_ids"] == [9707, 11, 1879, 0]
-    assert qwen_tokenizer.convert_tokens_to_ids(["<|endoftext|>", "<|im_start|>", "<|im_end|>"]) == [151643, 151644, 151645]
+    assert qwen_tokenizer.convert_tokens_to_ids(["<|endoftext|>", "<|im_start|>", "<|im_end|>"]) == [
+        151643,
+        151644,
+        151645,
+    ]
     assert qwen_tokenizer.eos_token_id == 151643
 
 
@@ -40,7 +44,9 @@ def test_chat_template_and_generation_mask(qwen_tokenizer):
     msgs = [{"role": "user", "content": "Xin chào"}, {"role": "assistant", "content": "Chào bạn"}]
     text = qwen_tokenizer.apply_chat_template(msgs, tokenize=False)
     assert text.startswith("<|im_start|>system\n") and text.endswith("Chào bạn<|im_end|>\n")
-    enc = qwen_tokenizer.apply_chat_template(msgs, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+    enc = qwen_tokenizer.apply_chat_template(
+        msgs, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    )
     ids, mask = enc["input_ids"], enc["assistant_masks"]
     assistant_ids = [i for i, m in zip(ids, mask, strict=True) if m]
     assert qwen_tokenizer.decode(assistant_ids) == "Chào bạn<|im_end|>"

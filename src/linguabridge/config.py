@@ -80,7 +80,9 @@ class DataConfig(StrictModel):
     min_language_score: float = 0.5
     dedup: Literal["none", "exact", "minhash"] = "minhash"
     minhash_threshold: float = 0.7
-    url_blocklist: list[str] = Field(default_factory=list)  # files of domains / patterns; default list always on
+    url_blocklist: list[str] = Field(
+        default_factory=list
+    )  # files of domains / patterns; default list always on
     parallel_templates: str = "ABCDEFGHIJK"
     workers: int = 1
 
@@ -232,7 +234,9 @@ class RunConfig(StrictModel):
         for stage in ("cpt_stage1", "cpt_stage2"):
             ms = getattr(self, stage).mixture_stage
             if self.mixture.stages and ms not in names:
-                raise ValueError(f"{stage}.mixture_stage {ms!r} is not one of mixture.stages ({', '.join(names)})")
+                raise ValueError(
+                    f"{stage}.mixture_stage {ms!r} is not one of mixture.stages ({', '.join(names)})"
+                )
         return self
 
 
@@ -259,7 +263,9 @@ def _read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> tuple[dict, list[Pat
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: invalid YAML ({getattr(exc, 'problem', exc)})", "fix the YAML syntax") from exc
+        raise ConfigError(
+            f"{where}: invalid YAML ({getattr(exc, 'problem', exc)})", "fix the YAML syntax"
+        ) from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a recipe must be a mapping of sections", "see recipes/demo/run.yaml")
     parents = raw.pop("inherit", []) or []
@@ -280,7 +286,10 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     data = copy.deepcopy(data)
     for item in overrides:
         if "=" not in item:
-            raise ConfigError(f"override {item!r} has no '='", "write it as section.key=value, e.g. cpt_stage1.optim.lr=2e-5")
+            raise ConfigError(
+                f"override {item!r} has no '='",
+                "write it as section.key=value, e.g. cpt_stage1.optim.lr=2e-5",
+            )
         key, _, value = item.partition("=")
         parts = key.strip().split(".")
         node: Any = data
@@ -288,7 +297,10 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
             last = i == len(parts) - 1
             if isinstance(node, list):  # list items by index: mixture.stages.0.tokens=1e9
                 if not part.isdigit() or int(part) >= len(node):
-                    raise ConfigError(f"override {item!r}: {part!r} is not an index of a {len(node)}-item list", "use 0-based indices")
+                    raise ConfigError(
+                        f"override {item!r}: {part!r} is not an index of a {len(node)}-item list",
+                        "use 0-based indices",
+                    )
                 if last:
                     node[int(part)] = yaml.safe_load(value)
                 else:
@@ -299,7 +311,9 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
                 else:
                     node = node.setdefault(part, {})
             else:
-                raise ConfigError(f"override {item!r}: {parts[i - 1]!r} is not a section", "override a leaf key")
+                raise ConfigError(
+                    f"override {item!r}: {parts[i - 1]!r} is not a section", "override a leaf key"
+                )
     return data
 
 

@@ -36,7 +36,9 @@ def build_tiny_qwen2(cfg: ModelConfig, vocab_size: int, seed: int):
     return model
 
 
-def load_model(cfg: ModelConfig, path: str | Path | None = None, vocab_size: int | None = None, seed: int = 0):
+def load_model(
+    cfg: ModelConfig, path: str | Path | None = None, vocab_size: int | None = None, seed: int = 0
+):
     """Load ``path`` (a previous stage's checkpoint) or the configured base model.
 
     Weights load from safetensors only; remote code runs only when ``trust_remote_code`` is set.
@@ -47,7 +49,9 @@ def load_model(cfg: ModelConfig, path: str | Path | None = None, vocab_size: int
     source = str(path) if path is not None else cfg.name_or_path
     if source == TINY:
         if vocab_size is None:
-            raise LinguabridgeError("building tiny-qwen2 needs the tokenizer's vocabulary size", "pass vocab_size")
+            raise LinguabridgeError(
+                "building tiny-qwen2 needs the tokenizer's vocabulary size", "pass vocab_size"
+            )
         return build_tiny_qwen2(cfg, vocab_size, seed)
     dtype = "auto" if cfg.dtype == "auto" else getattr(torch, cfg.dtype)
     try:

@@ -8,6 +8,7 @@ A completed stage whose config changed is refused rather than silently reused.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -51,7 +52,9 @@ def is_complete(run_dir: Path, name: str) -> bool:
     return (run_dir / name / MARKER).is_file()
 
 
-def run_pipeline(cfg: RunConfig, run_dir: Path, stages: list[Stage], only: list[str] | None = None, force: bool = False) -> None:
+def run_pipeline(
+    cfg: RunConfig, run_dir: Path, stages: list[Stage], only: list[str] | None = None, force: bool = False
+) -> None:
     """Run ``stages`` in order into ``run_dir``; completed stages are skipped (``force`` reruns them)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "recipe.resolved.json", cfg.model_dump(mode="json"))
@@ -74,7 +77,9 @@ def run_pipeline(cfg: RunConfig, run_dir: Path, stages: list[Stage], only: list[
             continue
         for dep in stage.after:
             if dep in names and not is_complete(run_dir, dep):
-                raise LinguabridgeError(f"stage {stage.name!r} needs {dep!r} first", f"run without --only, or add {dep}")
+                raise LinguabridgeError(
+                    f"stage {stage.name!r} needs {dep!r} first", f"run without --only, or add {dep}"
+                )
         if out.exists() and (stage.clean_on_retry or force):
             shutil.rmtree(out)
         out.mkdir(parents=True, exist_ok=True)
@@ -82,19 +87,32 @@ def run_pipeline(cfg: RunConfig, run_dir: Path, stages: list[Stage], only: list[
         t0 = time.time()
         summary = stage.run(cfg, run_dir) or {}
         elapsed = time.time() - t0
-        write_json(marker, {"stage": stage.name, "fingerprint": fp, "seconds": round(elapsed, 2), "summary": summary})
+        write_json(
+            marker, {"stage": stage.name, "fingerprint": fp, "seconds": round(elapsed, 2), "summary": summary}
+        )
         console.print(f"[green]{stage.name} done[/green] in {elapsed:.1f}s")
 
 
 def _write_run_facts(run_dir: Path) -> None:
     import importlib.metadata as md
 
-    facts = {"python": platform.python_version(), "platform": platform.platform(), "cpu_count": os.cpu_count()}
-    for pkg in ("linguabridge", "torch", "transformers", "trl", "accelerate", "datasets", "tokenizers", "lm-eval"):
-        try:
+    facts = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+    }
+    for pkg in (
+        "linguabridge",
+        "torch",
+        "transformers",
+        "trl",
+        "accelerate",
+        "datasets",
+        "tokenizers",
+        "lm-eval",
+    ):
+        with contextlib.suppress(md.PackageNotFoundError):
             facts[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
     try:
         import torch
 

@@ -85,7 +85,9 @@ def load_plan(run_dir: Path):
     from linguabridge.mixture.plan import Plan, SourcePlan, StagePlan
 
     data = json.loads((run_dir / "mixture" / "plan.json").read_text())
-    stages = [StagePlan(s["name"], s["tokens"], [SourcePlan(**src) for src in s["sources"]]) for s in data["stages"]]
+    stages = [
+        StagePlan(s["name"], s["tokens"], [SourcePlan(**src) for src in s["sources"]]) for s in data["stages"]
+    ]
     return Plan(stages, data["sources"], data.get("notes", []))
 
 
@@ -97,7 +99,9 @@ def stage_tokens(cfg: RunConfig, run_dir: Path) -> dict:
     inv = tokenize_documents(curated_documents(run_dir), _tokenizer(cfg), run_dir / "tokens", heldout)
     planned = json.loads((run_dir / "mixture" / "inventory.json").read_text())
     if {k: v["tokens"] for k, v in planned.items()} != {k: v["tokens"] for k, v in inv["sources"].items()}:
-        raise LinguabridgeError("token shards disagree with the inventory the plan used", "rerun with --force")
+        raise LinguabridgeError(
+            "token shards disagree with the inventory the plan used", "rerun with --force"
+        )
     return {"total_tokens": inv["total_tokens"], "documents": inv["documents"]}
 
 
@@ -121,7 +125,9 @@ def load_stage_model(cfg: RunConfig, run_dir: Path, source: str, tokenizer):
         return load_model(cfg.model, vocab_size=len(tokenizer), seed=cfg.seed)
     path = run_dir / source / "model" if source in STAGE_ORDER else Path(source)
     if not path.is_dir():
-        raise LinguabridgeError(f"no model at {path}", f"run stage {source!r} first, or set init_from to a model path")
+        raise LinguabridgeError(
+            f"no model at {path}", f"run stage {source!r} first, or set init_from to a model path"
+        )
     return load_model(cfg.model, path=path)
 
 
@@ -178,11 +184,16 @@ def stage_eval(cfg: RunConfig, run_dir: Path) -> dict:
     versions = {}
     for label in cfg.eval.stages:
         model = load_stage_model(cfg, run_dir, label, tok)
-        res = evaluate(model, tok, cfg.eval, run_dir / "tokens", run_dir / "eval" / label / "results.json", label)
+        res = evaluate(
+            model, tok, cfg.eval, run_dir / "tokens", run_dir / "eval" / label / "results.json", label
+        )
         rows += res["results"]
         versions = res["versions"]
     final = cfg.eval.stages[-1]
-    write_json(run_dir / "eval" / "results.json", {"model": str(run_dir / final / "model"), "versions": versions, "results": rows})
+    write_json(
+        run_dir / "eval" / "results.json",
+        {"model": str(run_dir / final / "model"), "versions": versions, "results": rows},
+    )
     return {"rows": len(rows), "checkpoints": cfg.eval.stages}
 
 
@@ -197,9 +208,27 @@ STAGES: list[Stage] = [
     Stage("data", stage_data, ("data", "languages")),
     Stage("mixture", stage_mixture, ("data", "languages", "mixture", "tokenizer"), after=("data",)),
     Stage("tokens", stage_tokens, ("data", "languages", "mixture", "tokenizer"), after=("mixture",)),
-    Stage("cpt_stage1", stage_cpt("cpt_stage1"), ("model", "tokenizer", "mixture", "cpt_stage1"), ("tokens",), clean_on_retry=False),
-    Stage("cpt_stage2", stage_cpt("cpt_stage2"), ("model", "tokenizer", "mixture", "cpt_stage1", "cpt_stage2"), ("cpt_stage1",), clean_on_retry=False),
-    Stage("sft", stage_sft, ("model", "tokenizer", "cpt_stage2", "sft", "data"), ("cpt_stage2",), clean_on_retry=False),
+    Stage(
+        "cpt_stage1",
+        stage_cpt("cpt_stage1"),
+        ("model", "tokenizer", "mixture", "cpt_stage1"),
+        ("tokens",),
+        clean_on_retry=False,
+    ),
+    Stage(
+        "cpt_stage2",
+        stage_cpt("cpt_stage2"),
+        ("model", "tokenizer", "mixture", "cpt_stage1", "cpt_stage2"),
+        ("cpt_stage1",),
+        clean_on_retry=False,
+    ),
+    Stage(
+        "sft",
+        stage_sft,
+        ("model", "tokenizer", "cpt_stage2", "sft", "data"),
+        ("cpt_stage2",),
+        clean_on_retry=False,
+    ),
     Stage("dpo", stage_dpo, ("model", "tokenizer", "sft", "dpo", "data"), ("sft",), clean_on_retry=False),
     Stage("eval", stage_eval, ("model", "tokenizer", "eval", "dpo"), ("dpo",)),
     Stage("report", stage_report, ("report", "eval"), ("eval",)),

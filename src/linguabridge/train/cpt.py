@@ -95,7 +95,10 @@ def run_cpt(
             logits = outputs.logits.float()
             labels = inputs["labels"]
             per_tok = torch.nn.functional.cross_entropy(
-                logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1), ignore_index=-100, reduction="none"
+                logits[:, :-1].reshape(-1, logits.shape[-1]),
+                labels[:, 1:].reshape(-1),
+                ignore_index=-100,
+                reduction="none",
             )
             mask = labels[:, 1:].reshape(-1) != -100
             tl = token_lang[:, 1:].reshape(-1)
@@ -131,7 +134,13 @@ def run_cpt(
             else:
                 self.baseline = heldout_losses(model, heldout)
                 write_json(baseline_path, self.baseline)
-                metrics.write({"step": 0, "tokens": 0, **{f"heldout/{k}/{m}": v for k, d in self.baseline.items() for m, v in d.items()}})
+                metrics.write(
+                    {
+                        "step": 0,
+                        "tokens": 0,
+                        **{f"heldout/{k}/{m}": v for k, d in self.baseline.items() for m, v in d.items()},
+                    }
+                )
 
         def _measure(self, state, model, control):
             result = heldout_losses(model, heldout)
@@ -155,13 +164,19 @@ def run_cpt(
             return result
 
         def on_step_end(self, args, state, control, model=None, **kw):
-            if cfg.eval_every and state.global_step % cfg.eval_every == 0 and state.global_step < state.max_steps:
+            if (
+                cfg.eval_every
+                and state.global_step % cfg.eval_every == 0
+                and state.global_step < state.max_steps
+            ):
                 self._measure(state, model, control)
 
         def on_train_end(self, args, state, control, model=None, **kw):
             self.final = self._measure(state, model, control)
 
-    args = TrainingArguments(**training_args_kwargs(cfg, out_dir, seed, max_steps), remove_unused_columns=False)
+    args = TrainingArguments(
+        **training_args_kwargs(cfg, out_dir, seed, max_steps), remove_unused_columns=False
+    )
     guard = HeldoutAndGuard()
     trainer = CPTTrainer(
         model=model,

@@ -27,7 +27,10 @@ def load_conversations(paths: list[str | Path]) -> list[dict]:
     for path in expand_inputs(paths):
         for lineno, obj in iter_jsonl(path):
             if isinstance(obj, Quarantined) or not isinstance(obj.get("messages"), list):
-                raise LinguabridgeError(f"{path}:{lineno}: not a chat record", 'each line needs "messages": [{"role", "content"}, ...]')
+                raise LinguabridgeError(
+                    f"{path}:{lineno}: not a chat record",
+                    'each line needs "messages": [{"role", "content"}, ...]',
+                )
             out.append(obj)
     return out
 
@@ -81,7 +84,11 @@ def run_sft(cfg: TrainConfig, conversations: list[dict], model, tokenizer, out_d
         packing=False,
     )
     trainer = SFTTrainer(
-        model=model, args=args, train_dataset=ds, processing_class=tokenizer, callbacks=[make_metrics_callback(metrics, None)]
+        model=model,
+        args=args,
+        train_dataset=ds,
+        processing_class=tokenizer,
+        callbacks=[make_metrics_callback(metrics, None)],
     )
     trainer.train(resume_from_checkpoint=resume)
     _set_chat_eos(trainer.model, tokenizer)
@@ -108,7 +115,11 @@ def run_dpo(cfg: TrainConfig, pairs: list[dict], model, tokenizer, out_dir: Path
     )
     # ref_model=None: TRL keeps a frozen copy of the starting (SFT) weights as the reference.
     trainer = DPOTrainer(
-        model=model, ref_model=None, args=args, train_dataset=ds, processing_class=tokenizer,
+        model=model,
+        ref_model=None,
+        args=args,
+        train_dataset=ds,
+        processing_class=tokenizer,
         callbacks=[make_metrics_callback(metrics, None)],
     )
     trainer.train(resume_from_checkpoint=resume)

@@ -1,0 +1,25 @@
+"""Helpers shared by the CLI modules: the console, the --set option, recipe loading by path or name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+out = Console()
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a recipe value: --set cpt_stage1.optim.lr=2e-5 (repeatable)."),
+]
+
+
+def load_cli_recipe(path: str, overrides: list[str] | None):
+    """A recipe by path, or a built-in one by name (``demo``, ``marco``)."""
+    from linguabridge.config import builtin_recipe, load_recipe
+
+    p = Path(path)
+    if not p.exists() and "/" not in path and not path.endswith((".yaml", ".yml")):
+        p = builtin_recipe(path)
+    return load_recipe(p, overrides or [])
