@@ -19,6 +19,9 @@ def _cache_dir(tmp_path_factory):
         os.environ["LINGUABRIDGE_CACHE"] = str(Path.home() / ".cache" / "linguabridge")
     os.environ.setdefault("LINGUABRIDGE_NO_TENSORBOARD", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from linguabridge.runtime import tune_malloc
+
+    tune_malloc()  # as the CLI does: large logits buffers stay in the heap instead of page-faulting each step
 
 
 @pytest.fixture(scope="session")

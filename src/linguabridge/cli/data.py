@@ -1,4 +1,4 @@
-"""``linguabridge data ...``: curation of web text and parallel text."""
+"""``linguabridge data ...``: curation of web text (and, from other modules, parallel and synthetic text)."""
 
 from __future__ import annotations
 
@@ -12,23 +12,63 @@ from linguabridge.cli.common import SetOpt, out
 
 app = typer.Typer(help="Data stage: curate web text and parallel text.", no_args_is_help=True)
 
+InputsArg = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Files or folders: JSONL(.gz/.zst), Parquet, .txt, Common Crawl WARC/WET (.warc.gz, .wet.gz)."
+    ),
+]
+LanguagesOpt = Annotated[
+    str, typer.Option("--languages", help="Target languages (codes, 'marco', 'tier:high', 'tier:low').")
+]
+
 
 @app.command("clean")
 def clean(
-    inputs: Annotated[list[Path], typer.Argument(help="JSONL(.gz/.zst) files or folders of them.")],
+    inputs: InputsArg,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Writes kept/, rejected/, quarantine.jsonl, stats.json.")
     ],
-    languages: Annotated[
-        str, typer.Option("--languages", help="Target languages (codes, 'marco', 'tier:low').")
-    ] = "marco",
+    languages: LanguagesOpt = "marco",
     config: Annotated[Path | None, typer.Option(help="Recipe whose `data` section sets the rules.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Local processes (one shard per input file).")] = None,
     set_: SetOpt = None,
 ) -> None:
-    """Curate raw web text: normalise, URL filter, language ID, quality rules, dedup; nothing dropped silently."""
-    from linguabridge.config import RunConfig, _codes, load_recipe
+    """Curate raw web text: normalise, URL filter, language ID, per-language quality rules, decontamination,
+    PII, dedup across the whole corpus. Nothing is dropped silently; a killed run resumes where it stopped."""
+    from linguabridge.config import _codes, apply_overrides, load_recipe, validate_recipe
     from linguabridge.data.clean import clean as run_clean
 
-    cfg = load_recipe(config, set_) if config else RunConfig()
-    stats = run_clean(list(inputs), out_dir, cfg.data, _codes(languages.split(",")))
+    # --set works with or without a recipe: `--set data.min_words=30 --set data.rules_file=rules.tsv`
+    cfg = load_recipe(config, set_) if config else validate_recipe(apply_overrides({}, set_ or []))
+    data = cfg.data if workers is None else cfg.data.model_copy(update={"workers": workers})
+    stats = run_clean(list(inputs), out_dir, data, _codes(languages.split(",")))
     out.print_json(json.dumps(stats["totals"]))
+
+
+@app.command("thresholds")
+def thresholds(
+    inputs: InputsArg,
+    out_file: Annotated[Path, typer.Option("--out", help="Rules TSV to write (use it as data.rules_file).")],
+    languages: LanguagesOpt = "marco",
+    quantile: Annotated[float, typer.Option(help="Tail share each rule rejects in the sample.")] = 0.05,
+    limit: Annotated[int | None, typer.Option(help="Read at most this many documents.")] = None,
+    min_docs: Annotated[int, typer.Option(help="Skip languages with fewer sample documents.")] = 20,
+) -> None:
+    """Derive per-language thresholds from a sample of (mostly clean) text: every rule is measured on every
+    document and set at the sample's percentile, so a new language gets sensible thresholds without tuning."""
+    from linguabridge.config import _codes
+    from linguabridge.data.thresholds import derive_rules, measure, write_rules_table
+
+    samples = measure(list(inputs), _codes(languages.split(",")), limit=limit)
+    kept = {k: v for k, v in samples.items() if len(v) >= min_docs}
+    rows = derive_rules(kept, quantile)
+    write_rules_table(rows, out_file)
+    out.print_json(json.dumps({k: len(v) for k, v in sorted(samples.items())}))
+
+
+# Parallel and synthetic text (cli/bitext.py): `data bitext filter|render`, `data synth`.
+from linguabridge.cli import bitext  # noqa: E402
+
+app.add_typer(bitext.app, name="bitext")
+app.command("synth")(bitext.synth_cmd)

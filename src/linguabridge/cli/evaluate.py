@@ -1,4 +1,4 @@
-"""``linguabridge eval``: evaluate a checkpoint on multilingual tasks."""
+"""``linguabridge eval``: evaluate a checkpoint; ``eval fetch`` downloads benchmark data; ``eval compare``."""
 
 from __future__ import annotations
 
@@ -7,24 +7,122 @@ from typing import Annotated
 
 import typer
 
-from linguabridge.cli.common import out
+from linguabridge.cli.common import SetOpt, load_cli_recipe, out
+from linguabridge.errors import LinguabridgeError
+
+app = typer.Typer(  # its help is eval_cmd's docstring
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 
 
+@app.callback(invoke_without_command=True)
 def eval_cmd(
-    model: Annotated[str, typer.Option("--model", help="Checkpoint directory (or 'tiny-qwen2').")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Directory for results.json.")],
-    tasks: Annotated[str, typer.Option(help="Comma-separated tasks.")] = "demo_flores",
-    limit: Annotated[int | None, typer.Option(help="Items per task (quick looks).")] = None,
+    ctx: typer.Context,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Checkpoint directory (HF format) or 'tiny-qwen2'.")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Directory for results.json and tables.md.")
+    ] = None,
+    suite: Annotated[
+        str | None, typer.Option(help="Suite recipe: its eval section (tasks with their protocol) is used.")
+    ] = None,
+    tasks: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated tasks, each with lm-eval's default protocol (xcopa,belebele)."),
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Local benchmark data: DIR/<task>/... or one task's files.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Items per task and language (quick looks).")] = None,
+    baseline: Annotated[
+        Path | None, typer.Option(help="A baseline model's results.json: deltas per task x language.")
+    ] = None,
+    set_: SetOpt = None,
 ) -> None:
-    """Evaluate a model on multilingual tasks; writes OUT/results.json with the protocol of every number."""
-    from linguabridge.config import EvalConfig, ModelConfig
+    """Evaluate a model; writes OUT/results.json (one row per task x language x metric, with its protocol).
+
+    A task named alone runs with lm-eval's default protocol for it (XCOPA: test split, zero-shot, lm-eval's
+    prompt); a --suite recipe (recipes/marco/eval_base.yaml) applies the Marco Table 4 protocol. Other
+    settings (backend: hf|vllm, batch size, prompt style...) go through --set eval.KEY=VALUE.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if model is None or out_dir is None:
+        raise LinguabridgeError(
+            "eval needs --model and --out",
+            "e.g. linguabridge eval --model DIR --tasks xcopa --data-dir DATA --out EVAL",
+        )
     from linguabridge.eval.runner import evaluate
-    from linguabridge.models import load_model
+    from linguabridge.models import TINY, load_model
     from linguabridge.tokenizer import load_tokenizer
 
-    tok = load_tokenizer("qwen2" if model == "tiny-qwen2" else model)
-    m = load_model(ModelConfig(name_or_path=model), vocab_size=len(tok))
-    res = evaluate(
-        m, tok, EvalConfig(tasks=tasks.split(","), limit=limit), None, out_dir / "results.json", model
+    cfg = load_cli_recipe(suite, set_) if suite else _default_recipe(set_)
+    ev = cfg.eval
+    if tasks:
+        ev.tasks = [t.strip() for t in tasks.split(",") if t.strip()]
+    if data_dir is not None:
+        ev.data_dir = str(data_dir)
+    if limit is not None:
+        ev.limit = limit
+    if baseline is not None:
+        ev.baseline = str(baseline)
+    from linguabridge.eval.suites import resolve_tasks
+
+    resolve_tasks(ev)  # missing data or a bad protocol fails here, before the model loads
+    tok = load_tokenizer(cfg.tokenizer.name_or_path if model == TINY else model, cfg.model.trust_remote_code)
+    cfg.model.name_or_path = model
+    loaded = (
+        None
+        if ev.backend == "vllm" and model != TINY
+        else load_model(cfg.model, vocab_size=len(tok), seed=cfg.seed)
     )
-    out.print(f"{len(res['results'])} rows -> {out_dir / 'results.json'}")
+    path = None if model == TINY else model
+    res = evaluate(loaded, tok, ev, None, out_dir / "results.json", model, model_path=path)
+    out.print(f"{len(res['results'])} rows -> {out_dir / 'results.json'} (tables: {out_dir / 'tables.md'})")
+
+
+def _default_recipe(overrides):
+    from linguabridge.config import apply_overrides, validate_recipe
+
+    return validate_recipe(apply_overrides({}, overrides or []))
+
+
+@app.command("fetch")
+def fetch_cmd(
+    tasks: Annotated[list[str], typer.Argument(help="Tasks to download (xcopa belebele flores ...).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Data directory (then pass it as --data-dir).")],
+    languages: Annotated[
+        str | None, typer.Option(help="Comma-separated languages (default: every language the task defines).")
+    ] = None,
+) -> None:
+    """Download official benchmark data from the Hugging Face Hub into the layout `eval --data-dir` reads."""
+    from linguabridge.eval.fetch import fetch
+
+    langs = [c.strip() for c in languages.split(",")] if languages else None
+    for task in tasks:
+        paths = fetch(task, out_dir, langs)
+        out.print(f"{task}: {len(paths)} files under {out_dir / task}")
+
+
+@app.command("compare")
+def compare_cmd(
+    results: Annotated[Path, typer.Argument(help="results.json of the model under test.")],
+    baseline: Annotated[Path, typer.Option(help="results.json of the baseline (e.g. the base model).")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the markdown here instead of printing it.")
+    ] = None,
+) -> None:
+    """Per-language table grouped by tier with deltas against a baseline (forgetting vs gains)."""
+    from linguabridge.eval.compare import load_results, render_tables
+
+    text = render_tables(load_results(results), load_results(baseline))
+    if out_file is None:
+        print(text)
+    else:
+        out_file.write_text(text, encoding="utf-8")
+        out.print(f"-> {out_file}")
+
+
+__all__ = ["app", "eval_cmd", "load_cli_recipe"]

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from linguabridge.cli import data, evaluate, mix, report, train
+from linguabridge.cli import chat, data, evaluate, mix, report, train
 from linguabridge.cli.common import SetOpt, load_cli_recipe, out
 from linguabridge.errors import LinguabridgeError, did_you_mean
 
@@ -29,8 +29,9 @@ app = typer.Typer(
 app.add_typer(data.app, name="data")
 app.add_typer(mix.app, name="mix")
 app.add_typer(train.app, name="train")
-app.command("eval")(evaluate.eval_cmd)
+app.add_typer(evaluate.app, name="eval")
 app.command("report")(report.report_cmd)
+app.command("chat")(chat.chat_cmd)
 
 
 @app.command()
@@ -90,6 +91,9 @@ def demo(
 
 def main() -> None:
     """Entry point: user errors print one line (problem -- fix) and exit 2, never a traceback."""
+    from linguabridge.runtime import tune_malloc
+
+    tune_malloc()
     try:
         app()
     except LinguabridgeError as exc:

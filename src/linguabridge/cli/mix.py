@@ -1,8 +1,10 @@
-"""``linguabridge mix ...``: the mixture plan."""
+"""``linguabridge mix ...``: count tokens per source and plan the mixture."""
 
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +13,13 @@ from rich.table import Table
 from linguabridge.cli.common import SetOpt, load_cli_recipe, out
 from linguabridge.errors import LinguabridgeError
 
-app = typer.Typer(help="Mixture stage: plan tokens per source and stage.", no_args_is_help=True)
+app = typer.Typer(
+    help="Mixture stage: count tokens per source, plan tokens per source and stage.", no_args_is_help=True
+)
+
+
+def _tokens(n: float) -> str:
+    return f"{n / 1e9:,.2f}B" if n >= 1e8 else f"{n:,.0f}"
 
 
 @app.command("plan")
@@ -19,28 +27,95 @@ def plan(
     recipe: Annotated[
         str, typer.Argument(help="Recipe with a `mixture` section (e.g. recipes/marco/mixture.yaml).")
     ],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help='Print {"stages": [...], "sources": [...]} (token counts as integers).'),
+    ] = False,
+    inventory: Annotated[
+        Path | None,
+        typer.Option(
+            help="Plan on measured tokens: an inventory.json from `mix inventory` or a run's mixture/."
+        ),
+    ] = None,
     set_: SetOpt = None,
 ) -> None:
-    """Plan tokens per source per stage (epochs, utilisation); refuses infeasible plans with the fix."""
+    """Plan tokens per source per stage (shares, epochs, utilisation); refuses infeasible plans with the fix."""
     from linguabridge.mixture.plan import make_plan
 
     cfg = load_cli_recipe(recipe, set_)
-    if cfg.mixture.available is None:
+    measured: dict[str, float] = {}
+    if inventory is not None:
+        if not inventory.is_file():
+            raise LinguabridgeError(
+                f"inventory not found: {inventory}", "run `linguabridge mix inventory` first"
+            )
+        measured = {k: v["tokens"] for k, v in json.loads(inventory.read_text())["sources"].items()}
+        cfg.mixture.available = None
+    elif cfg.mixture.available is None:
         raise LinguabridgeError(
-            "the recipe gives no mixture.available token counts",
-            "add them, or plan inside a run (`linguabridge run`)",
+            f"{recipe}: the recipe gives no mixture.available token counts",
+            "add them, pass --inventory FILE, or plan inside a run (`linguabridge run`)",
         )
-    result = make_plan(cfg.mixture, {})
+    try:
+        result = make_plan(cfg.mixture, measured)
+    except LinguabridgeError as exc:
+        raise LinguabridgeError(f"{recipe}: {exc.message}", exc.hint) from None
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
     if as_json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
         return
     for st in result.stages:
-        t = Table("source", "tokens", "share", "epochs", title=f"{st.name}: {st.tokens:,.0f} tokens")
+        t = Table("source", "tokens", "share", "epochs", title=f"{st.name}: {_tokens(st.tokens)} tokens")
         for s in st.sources:
-            t.add_row(s.name, f"{s.tokens:,.0f}", f"{100 * s.share:.2f}%", f"{s.epochs:.3f}")
+            t.add_row(s.name, _tokens(s.tokens), f"{100 * s.share:.2f}%", f"{s.epochs:.3f}")
         out.print(t)
-    t = Table("source", "available", "used", "utilisation", title="sources")
+    t = Table("source", "available", "used", "utilisation", title="sources (all stages)")
     for s in result.sources:
-        t.add_row(s["name"], f"{s['available']:,.0f}", f"{s['used']:,.0f}", f"{100 * s['utilisation']:.1f}%")
+        t.add_row(s["name"], _tokens(s["available"]), _tokens(s["used"]), f"{100 * s['utilisation']:.1f}%")
+    out.print(t)
+    if result.redistributed:
+        t = Table("stage", "source", "wanted", "planned", title="redistributed shortfall")
+        for r in result.redistributed:
+            t.add_row(r["stage"], r["source"], _tokens(r["wanted"]), _tokens(r["planned"]))
+        out.print(t)
+
+
+@app.command("inventory")
+def inventory_cmd(
+    inputs: Annotated[list[Path], typer.Argument(help="Curated JSONL(.gz/.zst) files or folders of them.")],
+    tokenizer: Annotated[
+        str, typer.Option(help="`qwen2` (built offline) or an HF tokenizer path.")
+    ] = "qwen2",
+    estimate: Annotated[
+        float | None,
+        typer.Option(help="Tokenize only this fraction of documents and scale by bytes (e.g. 0.01)."),
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Tokenizer processes.")] = 1,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write inventory.json and inventory.tsv here.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the inventory as JSON.")] = False,
+) -> None:
+    """Count tokens per (source, language) with the target tokenizer: exact, or estimated from a sample."""
+    from linguabridge.mixture.inventory import count_tokens
+    from linguabridge.tokenizer import load_tokenizer
+
+    inv = count_tokens(
+        inputs,
+        load_tokenizer(tokenizer),
+        set(),
+        mode="exact" if estimate is None else "estimate",
+        sample_rate=estimate or 1.0,
+        workers=workers,
+    )
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        inv.write(out_dir)
+    if as_json:
+        print(json.dumps(inv.to_json(), ensure_ascii=False))
+        return
+    t = Table("source", "language", "documents", "tokens", "bytes", title=f"inventory ({inv.mode})")
+    for r in inv.rows:
+        t.add_row(r["source"], r["language"], f"{r['documents']:,}", f"{r['tokens']:,}", f"{r['bytes']:,}")
     out.print(t)

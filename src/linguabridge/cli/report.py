@@ -8,17 +8,25 @@ from typing import Annotated
 import typer
 
 from linguabridge.cli.common import out
-from linguabridge.errors import LinguabridgeError
 
 
 def report_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run directory made by `run` or `demo`.")],
-    fmt: Annotated[str, typer.Option("--format", help="html, md or html,md.")] = "html,md",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="html (RUN_DIR/report/index.html, one self-contained page), md (RUN_DIR/report/summary.md, "
+            "to paste into an issue or model card), or both: html,md.",
+        ),
+    ] = "html,md",
 ) -> None:
-    """Write RUN_DIR/report/index.html (self-contained) and/or summary.md from a run's outputs."""
+    """Write the run report: data funnel, mixture plan, training curves, per-language evaluation, run facts.
+
+    Reads whatever the run's stages wrote; a stage that has not run shows as "not available in this run".
+    The HTML page embeds its plots and needs no network to view.
+    """
     from linguabridge.report.build import build_report
 
-    if not run_dir.is_dir():
-        raise LinguabridgeError(f"run directory not found: {run_dir}", "pass the --out directory of a run")
     for p in build_report(run_dir, formats=fmt.split(",")):
         out.print(str(p))

@@ -1,15 +1,16 @@
-"""``linguabridge train ...``: the training stages of a run."""
+"""``linguabridge train ...``: the training stages of a run, the budget planner, vocabulary extension."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from linguabridge.cli.common import SetOpt
+from linguabridge.cli.common import SetOpt, load_cli_recipe, out
 
-app = typer.Typer(help="Training stages: CPT stage I/II, SFT, DPO.", no_args_is_help=True)
+app = typer.Typer(help="Training stages: CPT stage I/II, SFT, DPO; budget planning.", no_args_is_help=True)
 
 
 @app.command("stage")
@@ -19,7 +20,166 @@ def stage(
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory holding the earlier stages.")],
     set_: SetOpt = None,
 ) -> None:
-    """Run one training stage of a run (its inputs must be complete); resumes from its last checkpoint."""
-    from linguabridge.cli.main import run
+    """Run one training stage of a run (its inputs must be complete); resumes from its last checkpoint.
 
-    run(recipe=recipe, out_dir=out_dir, only=stage, force=False, set_=set_)
+    Multi-GPU / multi-node: launch this command with torchrun or `accelerate launch` (configs and a Slurm
+    example in recipes/launch/); every process runs the stage, the first one writes the outputs."""
+    from linguabridge.train.common import world_size
+
+    if world_size() == 1:
+        from linguabridge.cli.main import run
+
+        run(recipe=recipe, out_dir=out_dir, only=stage, force=False, set_=set_)
+        return
+    _run_stage_distributed(load_cli_recipe(recipe, set_), out_dir, stage)
+
+
+def _run_stage_distributed(cfg, run_dir: Path, name: str) -> None:
+    """One stage on every process of a launch; only the main process writes the completion marker."""
+    from linguabridge.data.records import write_json
+    from linguabridge.errors import LinguabridgeError, did_you_mean
+    from linguabridge.pipeline import MARKER, _fingerprint, is_complete
+    from linguabridge.stages import STAGES
+    from linguabridge.train.common import barrier, is_main_process
+
+    stages = {s.name: s for s in STAGES}
+    if name not in stages:
+        raise LinguabridgeError(f"unknown stage {name!r}", did_you_mean(name, stages) or ", ".join(stages))
+    st = stages[name]
+    for dep in st.after:
+        if not is_complete(run_dir, dep):
+            raise LinguabridgeError(
+                f"stage {name!r} needs {dep!r} first", f"run it: linguabridge run ... --only {dep}"
+            )
+    fp = _fingerprint(cfg, st.config_keys)
+    marker = run_dir / name / MARKER
+    if marker.is_file():
+        if json.loads(marker.read_text()).get("fingerprint") != fp:
+            raise LinguabridgeError(
+                f"stage {name!r} in {run_dir} was completed with a different config",
+                "use a new --out directory",
+            )
+        return
+    (run_dir / name).mkdir(parents=True, exist_ok=True)
+    summary = st.run(cfg, run_dir) or {}
+    barrier()
+    if is_main_process():
+        write_json(marker, {"stage": name, "fingerprint": fp, "summary": summary})
+
+
+@app.command("plan")
+def plan(
+    recipe: Annotated[str, typer.Argument(help="Recipe YAML (or a built-in name: demo, marco).")],
+    stage: Annotated[
+        list[str] | None,
+        typer.Option(help="CPT stage to plan (repeatable); default: cpt_stage1 and cpt_stage2."),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Model size (qwen2-0.5b, qwen2-1.5b, qwen2-7b, qwen2-72b) or a dir with config.json; "
+            "default: the recipe's model."
+        ),
+    ] = None,
+    gpu: Annotated[str, typer.Option(help="GPU type: h100, h200, b200, a100, l40s, l4, mi300x.")] = "h100",
+    mfu: Annotated[float, typer.Option(help="Model FLOPs utilisation to assume (0-1).")] = 0.4,
+    gpus: Annotated[
+        int, typer.Option(help="Number of GPUs (sets gradient accumulation and wall-clock).")
+    ] = 8,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    set_: SetOpt = None,
+) -> None:
+    """Print each CPT stage's steps, tokens, FLOPs and estimated GPU-hours for a model size, GPU and MFU."""
+    from linguabridge.train.budget import plan_budget
+
+    cfg = load_cli_recipe(recipe, set_)
+    result = plan_budget(cfg, stage, model, gpu, mfu, gpus)
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    out.print(
+        f"model {result['model']} ({result['params'] / 1e9:.2f}B params), {gpus} x {gpu} "
+        f"({result['peak_tflops']:.0f} TFLOP/s bf16 peak) at {mfu:.0%} MFU"
+    )
+    head = ("stage", "tokens", "seq", "batch", "tok/step", "steps", "FLOPs", "GPU-hours", "days")
+    lines = [head] + [
+        (
+            r["stage"],
+            _human(r["trained_tokens"]),
+            str(r["seq_len"]),
+            str(r["global_batch_sequences"]),
+            _human(r["tokens_per_step"]),
+            f"{r['steps']:,}",
+            f"{r['flops']:.2e}",
+            f"{r['gpu_hours']:,.1f}",
+            f"{r['wall_clock_hours'] / 24:,.1f}",
+        )
+        for r in result["stages"]
+    ]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    for line in lines:  # plain aligned text: readable in any terminal width and in logs
+        print(
+            "  ".join(
+                c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))
+            )
+        )
+    out.print(f"total: {_human(result['total_tokens'])} tokens, {result['total_gpu_hours']:,.0f} GPU-hours")
+
+
+def _human(n: float) -> str:
+    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return f"{n:.0f}"
+
+
+@app.command("extend-vocab")
+def extend_vocab(
+    corpus: Annotated[list[Path], typer.Argument(help="JSONL files (or folders) of documents with 'text'.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write the extended model and tokenizer.")],
+    model: Annotated[str, typer.Option(help="Base model: HF directory/name or tiny-qwen2.")] = "tiny-qwen2",
+    tokenizer: Annotated[str, typer.Option(help="Base tokenizer: qwen2 or an HF directory/name.")] = "qwen2",
+    language: Annotated[
+        str | None, typer.Option(help="Only documents whose metadata.language is this.")
+    ] = None,
+    new_tokens: Annotated[int, typer.Option(help="How many tokens to add at most.")] = 1000,
+) -> None:
+    """Add tokens learnt from a language's corpus; new embeddings start as the mean of their sub-tokens.
+
+    Then point model.name_or_path and tokenizer.name_or_path at --out, and consider
+    cpt_stage1.embeddings_warmup_steps to train only the embeddings first."""
+    from linguabridge.config import ModelConfig
+    from linguabridge.data.records import Document, read_documents, write_json
+    from linguabridge.errors import LinguabridgeError
+    from linguabridge.languages import canonical
+    from linguabridge.models import load_model
+    from linguabridge.tokenizer import load_tokenizer
+    from linguabridge.train.vocab import extend_vocabulary
+
+    want = canonical(language) if language else None
+    texts = [
+        d.text
+        for d in read_documents(corpus)
+        if isinstance(d, Document) and (want is None or canonical(d.metadata.get("language", "und")) == want)
+    ]
+    if not texts:
+        raise LinguabridgeError(
+            f"no documents{' in ' + want if want else ''} in {', '.join(map(str, corpus))}",
+            "give JSONL with 'text' (and metadata.language when --language is used)",
+        )
+    base = load_tokenizer(tokenizer)
+    lm = load_model(ModelConfig(name_or_path=model), vocab_size=len(base))
+    result = extend_vocabulary(lm, base, texts, new_tokens)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result["model"].save_pretrained(str(out_dir))
+    result["tokenizer"].save_pretrained(str(out_dir))
+    report = {
+        k: result[k]
+        for k in ("added", "first_id", "embedding_rows", "tokens_per_byte_before", "tokens_per_byte_after")
+    }
+    report["documents"] = len(texts)
+    write_json(out_dir / "vocab_extension.json", report)
+    out.print(
+        f"added {len(result['added'])} tokens (ids {result['first_id']}..{result['first_id'] + len(result['added']) - 1}); "
+        f"tokens per byte {result['tokens_per_byte_before']:.3f} -> {result['tokens_per_byte_after']:.3f}; wrote {out_dir}"
+    )

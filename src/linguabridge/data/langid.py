@@ -1,14 +1,18 @@
 """Language identification backends returning canonical codes and a confidence in [0, 1].
 
 Default: ``py3langid`` (offline, all 29 Marco languages). fastText ``lid.176.bin`` / GlotLID are supported as
-model files the user points to (no package ships them).
+model files the user points to (no package ships them). Every backend goes through the same resolution of
+closely related languages (``assets/data/lid_confusables.tsv``).
 """
 
 from __future__ import annotations
 
+import csv
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 
 from linguabridge.errors import LinguabridgeError, require
 from linguabridge.languages import get_language
@@ -19,6 +23,7 @@ class LangPrediction:
     language: str | None  # canonical code, None when the label is not a known language
     score: float
     label: str  # the backend's raw label
+    resolved_by: str | None = None  # "markers:<group>" when a confusable pair was resolved
 
 
 class Py3LangID:
@@ -30,10 +35,11 @@ class Py3LangID:
 
         self._model = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
-    def predict(self, text: str) -> LangPrediction:
-        # NFC first: decomposed Vietnamese is mis-identified otherwise.
-        label, score = self._model.classify(unicodedata.normalize("NFC", text.replace("\n", " ")))
-        return LangPrediction(_canonical_or_none(label), float(score), label)
+    def top(self, text: str) -> tuple[str, float]:
+        return self._model.classify(text)
+
+    def ranked(self, text: str) -> list[tuple[str, float]]:
+        return [(label, float(p)) for label, p in self._model.rank(text)]
 
 
 class FastTextLID:
@@ -49,13 +55,66 @@ class FastTextLID:
                 f"cannot load fastText LID model {model_path}: {exc}", "check the file path"
             ) from None
 
+    def ranked(self, text: str, k: int = 5) -> list[tuple[str, float]]:
+        labels, scores = self._model.predict(text, k=k)
+        return [
+            (lab.removeprefix("__label__"), float(min(s, 1.0))) for lab, s in zip(labels, scores, strict=True)
+        ]
+
+    def top(self, text: str) -> tuple[str, float]:
+        return self.ranked(text, k=1)[0]
+
+
+@cache
+def _confusables() -> tuple[dict[str, str], dict[str, dict[str, re.Pattern]]]:
+    """code -> group, and group -> {code: marker regex}."""
+    text = resources.files("linguabridge").joinpath("assets/data/lid_confusables.tsv").read_text("utf-8")
+    rows = csv.DictReader([x for x in text.splitlines() if x and not x.startswith("#")], delimiter="\t")
+    member: dict[str, str] = {}
+    markers: dict[str, dict[str, re.Pattern]] = {}
+    for r in rows:
+        words = [re.escape(w.strip()) for w in r["markers"].split(",") if w.strip()]
+        member[r["code"]] = r["group"]
+        suffixes = "|".join(re.escape(x) for x in (r.get("suffixes") or "").split(",") if x)
+        markers.setdefault(r["group"], {})[r["code"]] = re.compile(
+            r"(?<!\w)(?:" + "|".join(words) + r")" + (f"(?:{suffixes})?" if suffixes else "") + r"(?!\w)",
+            re.IGNORECASE,
+        )
+    return member, markers
+
+
+class LanguageIdentifier:
+    """A backend plus canonical codes and confusable-pair resolution."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.name = backend.name
+
     def predict(self, text: str) -> LangPrediction:
-        labels, scores = self._model.predict(unicodedata.normalize("NFC", text.replace("\n", " ")), k=1)
-        label = labels[0].removeprefix("__label__")
-        return LangPrediction(_canonical_or_none(label), float(min(scores[0], 1.0)), label)
+        # NFC first (decomposed Vietnamese is mis-identified otherwise); one line, as the models were trained.
+        text = unicodedata.normalize("NFC", text.replace("\n", " "))
+        label, score = self.backend.top(text)
+        code = _canonical_or_none(label)
+        member, markers = _confusables()
+        group = member.get(code or "")
+        if group is None:
+            return LangPrediction(code, float(score), label)
+        probs: dict[str, float] = {}
+        for lab, p in self.backend.ranked(text):
+            c = _canonical_or_none(lab)
+            if c and member.get(c) == group:
+                probs[c] = probs.get(c, 0.0) + p
+        hits = {c: len(pat.findall(text)) for c, pat in markers[group].items()}
+        best = max(sorted(hits), key=lambda c: hits[c])
+        ordered = sorted(hits.values(), reverse=True)
+        if ordered[0] > (ordered[1] if len(ordered) > 1 else 0) and best != code:
+            code, label = best, best
+        return LangPrediction(code, min(1.0, sum(probs.values())), label, f"markers:{group}")
 
 
+@cache
 def _canonical_or_none(label: str) -> str | None:
+    """Canonical code of a backend label (cached: a handful of labels, millions of calls)."""
     try:
         return get_language(label).code
     except LinguabridgeError:
@@ -63,12 +122,12 @@ def _canonical_or_none(label: str) -> str | None:
 
 
 @cache
-def get_identifier(backend: str = "py3langid"):
-    """``py3langid`` or ``fasttext:/path/to/model.bin``; cached per process."""
+def get_identifier(backend: str = "py3langid") -> LanguageIdentifier:
+    """``py3langid`` or ``fasttext:/path/to/model.bin`` (lid.176 or GlotLID); cached per process."""
     if backend == "py3langid":
-        return Py3LangID()
+        return LanguageIdentifier(Py3LangID())
     if backend.startswith("fasttext:"):
-        return FastTextLID(backend.split(":", 1)[1])
+        return LanguageIdentifier(FastTextLID(backend.split(":", 1)[1]))
     raise LinguabridgeError(
         f"unknown language-ID backend {backend!r}", "use 'py3langid' or 'fasttext:/path/model.bin'"
     )

@@ -1,27 +1,39 @@
-"""Per-document text analysis shared by every filter: normalisation, script-aware words, lines."""
+"""Per-document text analysis shared by every filter and by dedup: normalisation, lines, words (segmented once)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from collections import Counter
 from functools import cached_property
 
-# Scripts written without spaces between words: counted per character until a real segmenter is plugged in.
+import regex
+
+from linguabridge.data.segment import NO_SPACE, Segmenter, get_segmenter, words
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2028\u2029\ufeff\ufffe]")
+_SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+_LINE_SPLIT = re.compile(r"\n+")
+_WORD_START = regex.compile(r"[\w\p{M}]")
+_PARA_SPLIT = re.compile(r"\n{2,}")
+# Punctuation that ends a sentence in the scripts we handle (Latin, CJK, Arabic, Devanagari, Myanmar, Khmer...).
+TERMINAL_PUNCTUATION = tuple(".!?\"'”’»。！？｡।॥۔؟܀‼‽⁇⁈⁉︒﹒﹖﹗．？！：」』〉》၊။។៕።፧፨")
+# Kept for callers that import it (bitext): scripts written without spaces between words.
 NO_SPACE_SCRIPTS = {"Hans", "Hant", "Jpan", "Thai", "Khmr", "Laoo", "Mymr", "Tibt"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
-_SPACES = re.compile(r"[ \t\u00a0\u3000]+")
-_WORD = re.compile(r"\w+", re.UNICODE)
-_NO_SPACE_CHAR = re.compile(
-    r"[\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
-)
 
 
-def normalise(text: str) -> str:
-    """NFC, no control characters, single spaces, no trailing blanks, at most one blank line in a row."""
+def normalise(text: str, fix_text: bool = False) -> str:
+    """NFC, no control characters, single spaces, no trailing blanks, at most one blank line in a row.
+
+    ``fix_text`` first repairs mojibake with ftfy (FineWeb-2 applies it too).
+    """
+    if fix_text:
+        from linguabridge.errors import require
+
+        text = require("ftfy", "data").fix_text(text, normalization="NFC")
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL.sub("", text)
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    text = _SPACES.sub(" ", _CONTROL.sub("", text))  # whole-text passes: cheaper than one per line
+    lines = [line.strip() for line in text.split("\n")]
     out: list[str] = []
     for line in lines:
         if line or (out and out[-1]):
@@ -29,39 +41,45 @@ def normalise(text: str) -> str:
     return "\n".join(out).strip()
 
 
-@dataclass
-class Analysis:
-    """Computed once per document and shared by all filters and dedup (words, lines, ratios)."""
+def has_no_space_script(text: str) -> bool:
+    return NO_SPACE.search(text) is not None
 
-    text: str
-    script: str | None = None
-    extras: dict = field(default_factory=dict)
+
+class Analysis:
+    """Computed once per document and shared by all filters, the stop-word count and MinHash shingles."""
+
+    def __init__(self, text: str, language: str | None = None, segmenter: Segmenter | None = None):
+        self.text = text
+        self.language = language
+        self.segmenter = segmenter or (get_segmenter(language) if language else get_segmenter("und"))
 
     @cached_property
     def lines(self) -> list[str]:
+        """Non-blank lines (FineWeb quality rules)."""
         return [line for line in self.text.split("\n") if line.strip()]
 
     @cached_property
+    def repetition_lines(self) -> list[str]:
+        """Lines as Gopher's repetition rule splits them."""
+        return _LINE_SPLIT.split(self.text)
+
+    @cached_property
+    def paragraphs(self) -> list[str]:
+        return _PARA_SPLIT.split(self.text.strip())
+
+    @cached_property
     def words(self) -> list[str]:
-        if self.script in NO_SPACE_SCRIPTS:
-            # Character units for unsegmented scripts, word units for any embedded spaced text.
-            out: list[str] = []
-            for token in _WORD.findall(self.text):
-                out.extend(_NO_SPACE_CHAR.findall(token) or [token])
-            return out
-        return _WORD.findall(self.text)
+        return words(self.text, self.segmenter)
 
     @cached_property
-    def symbol_ratio(self) -> float:
-        """Share of non-space characters that are neither letters, marks nor digits."""
-        chars = [c for c in self.text if not c.isspace()]
-        if not chars:
-            return 1.0
-        bad = sum(1 for c in chars if unicodedata.category(c)[0] not in "LMN")
-        return bad / len(chars)
+    def non_symbol_words(self) -> list[str]:
+        # Tokens start with a word character unless they are punctuation/symbols (see segment.TOKEN).
+        return [w for w in self.words if _WORD_START.match(w)]
 
     @cached_property
-    def duplicate_line_fraction(self) -> float:
-        if not self.lines:
-            return 0.0
-        return 1 - len(set(self.lines)) / len(self.lines)
+    def lower_words(self) -> list[str]:
+        return [w.lower() for w in self.non_symbol_words]
+
+    @cached_property
+    def word_counts(self) -> Counter:
+        return Counter(self.words)

@@ -1,56 +1,41 @@
-"""Flores-style sentence translation: prompt per direction, greedy decoding to the end of the line, and
-BLEU (with the tokenizer right for the target language, reported) and chrF++ from sacrebleu."""
+"""Translation results as direction matrices: source languages down, target languages across.
+
+Generation and scoring happen in lm-eval (``eval/tasks/flores.py``); this turns the per-direction rows of
+``results.json`` into the any-to-any view the Marco paper reports, with row/column averages.
+"""
 
 from __future__ import annotations
 
-from linguabridge.languages import get_language
-
-# sacrebleu tokenizers per target script: 13a splits on spaces and is wrong for these.
-BLEU_TOKENIZE = {"Hans": "zh", "Hant": "zh", "Jpan": "ja-mecab", "Hang": "ko-mecab", "Thai": "char"}
-PROMPT = "Translate the following sentence from {src} to {tgt}.\n{src}: {text}\n{tgt}:"
+from collections import defaultdict
 
 
-def bleu_tokenizer(lang: str) -> str:
-    tok = BLEU_TOKENIZE.get(get_language(lang).script_code, "13a")
-    if tok.endswith("mecab"):
-        import importlib.util
-
-        if importlib.util.find_spec("MeCab") is None:  # mecab tokenizers need extra packages
-            return "char"
-    return tok
-
-
-def score_translations(hyps: list[str], refs: list[str], tgt_lang: str) -> dict[str, float]:
-    import sacrebleu
-
-    tok = bleu_tokenizer(tgt_lang)
-    bleu = sacrebleu.corpus_bleu(hyps, [refs], tokenize=tok)
-    chrf = sacrebleu.corpus_chrf(hyps, [refs], word_order=2)
-    return {"bleu": bleu.score, "chrf++": chrf.score, "bleu_tokenize": tok}
+def direction_matrices(rows: list[dict]) -> dict[tuple[str, str], dict[str, dict[str, float]]]:
+    """``{(task, metric): {source: {target: value}}}`` for every translation row."""
+    out: dict[tuple[str, str], dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+    for r in rows:
+        if "direction" in r:
+            out[(r["task"], r["metric"])][r["source_language"]][r["language"]] = r["value"]
+    return {k: {s: dict(t) for s, t in v.items()} for k, v in out.items()}
 
 
-def translate(
-    model, tokenizer, sources: list[str], src: str, tgt: str, max_new_tokens: int = 48
-) -> tuple[list[str], str]:
-    """Greedy translations (cut at the first newline) and the prompt template used."""
-    import torch
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
 
-    s, t = get_language(src).name, get_language(tgt).name
-    outs = []
-    model.eval()
-    device = next(model.parameters()).device
-    for text in sources:
-        prompt = PROMPT.format(src=s, tgt=t, text=text)
-        ids = tokenizer(prompt, return_tensors="pt").input_ids.to(device)
-        with torch.no_grad():
-            gen = model.generate(
-                ids,
-                attention_mask=torch.ones_like(ids),
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-            )
-        out = tokenizer.decode(gen[0, ids.shape[1] :], skip_special_tokens=True)
-        outs.append(out.strip().split("\n")[0].strip())
-    return outs, PROMPT
+
+def matrix_markdown(matrix: dict[str, dict[str, float]], title: str) -> str:
+    sources = sorted(matrix)
+    targets = sorted({t for row in matrix.values() for t in row})
+    head = f"| {title} (source \\ target) | " + " | ".join(targets) + " | mean |"
+    lines = [head, "|---" * (len(targets) + 2) + "|"]
+    for s in sources:
+        cells = [f"{matrix[s][t]:.1f}" if t in matrix[s] else "·" for t in targets]
+        mean = _mean(list(matrix[s].values()))
+        lines.append(f"| {s} | " + " | ".join(cells) + f" | {mean:.1f} |")
+    col_means = [_mean([matrix[s][t] for s in sources if t in matrix[s]]) for t in targets]
+    overall = _mean([v for row in matrix.values() for v in row.values()])
+    lines.append(
+        "| mean | "
+        + " | ".join(f"{m:.1f}" if m is not None else "·" for m in col_means)
+        + f" | {overall:.1f} |"
+    )
+    return "\n".join(lines)

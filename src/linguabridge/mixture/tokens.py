@@ -1,238 +1,233 @@
-"""Token shards and the plan-exact packed dataset.
+"""Token shards: curated documents -> flat token arrays + an index, in parallel, resumable per shard.
 
-On disk (``DIR/tokens/``): ``shard-NNNNN.npy`` (flat uint32 token ids, each document followed by EOS) and
-``index.jsonl`` (one row per document: shard, offset, length incl. EOS, id, language, source, split, bytes).
-Held-out documents (``split: heldout``) are carved out per language before any packing.
+Documents are streamed in a stable order and cut into shards of ``docs_per_shard`` documents, so shard
+``k`` always holds the same documents whatever the number of workers. Each worker tokenizes one shard with
+the Rust tokenizer, appends EOS after every document and writes ``shard-k.npy``, ``shard-k.columns.npz``
+and ``shard-k.index.jsonl`` (temporary names, each renamed when complete, the rows last). A killed run
+keeps its finished shards: the next run re-reads the stream but sends only missing shards to the workers.
+``_shards.json`` fingerprints the inputs, tokenizer and held-out set; shards from different inputs are
+deleted, never mixed in. At the end the per-shard parts are merged into ``index.jsonl`` / ``index.npz``
+and ``inventory.json``.
 
-:class:`PackedDataset` turns one stage of the plan into fixed-length sequences: which documents (and
-repeats) go into which sequence depends only on the plan, the index and a seed, so any step can be served
-without replaying earlier ones. Position ids restart at every document so, with no attention mask and no
-KV cache, documents never attend to each other.
+The packed dataset and held-out reader live in :mod:`~linguabridge.mixture.packing` and
+:mod:`~linguabridge.mixture.shards`; they are re-exported here for the training and evaluation code.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
-import random
-from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+import os
+import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
-from linguabridge.data.records import Document, write_json
-from linguabridge.mixture.plan import StagePlan
+from linguabridge.data.records import expand_inputs, write_json
+from linguabridge.errors import LinguabridgeError
+from linguabridge.mixture.encoding import ENCODE_BATCH, EncoderSpec, run_tasks, worker_eos, worker_tokenizer
+from linguabridge.mixture.inventory import DEFAULT_KINDS, Inventory, iter_curated
+from linguabridge.mixture.packing import PackedDataset
+from linguabridge.mixture.shards import TokenIndex, heldout_documents, shard_path
+
+__all__ = ["PackedDataset", "heldout_documents", "load_index", "tokenize_documents"]
+
+MANIFEST = "_shards.json"
 
 
-def doc_source(doc: Document) -> str:
-    """The mixture source of a document: its kind, or its language for web text."""
-    kind = doc.metadata.get("source", "web")
-    return doc.metadata["language"] if kind == "web" else kind
+def _index_part(out: Path, shard: int) -> Path:
+    return out / f"shard-{shard:05d}.index.jsonl"
 
 
-def select_heldout(docs: Iterable[Document], per_language: int, seed: int) -> set[str]:
-    """Ids of held-out web documents: a seeded choice of ``per_language`` per language, carved out before
-    planning and packing. A language with too few documents keeps all of them for training."""
-    by_lang: dict[str, list[str]] = defaultdict(list)
-    for d in docs:
-        if d.metadata.get("source", "web") == "web":
-            by_lang[d.metadata["language"]].append(d.id)
-    heldout: set[str] = set()
-    for lang in sorted(by_lang):
-        ids = sorted(by_lang[lang])
-        random.Random(f"{seed}-{lang}").shuffle(ids)
-        if len(ids) > per_language * 2:
-            heldout.update(ids[:per_language])
-    return heldout
+def _columns_part(out: Path, shard: int) -> Path:
+    return out / f"shard-{shard:05d}.columns.npz"
 
 
-def _encode(docs: list[Document], tokenizer, batch_size: int) -> Iterable[tuple[Document, list[int]]]:
-    eos = tokenizer.eos_token_id
-    for start in range(0, len(docs), batch_size):
-        batch = docs[start : start + batch_size]
-        enc = tokenizer([d.text for d in batch], add_special_tokens=False)["input_ids"]
-        for d, ids in zip(batch, enc, strict=True):
-            yield d, [*ids, eos]
+def _write_shard(task: tuple[str, int, list[tuple[str, str, str, str, bool]]]) -> tuple[int, int, int]:
+    """Tokenize one shard's documents; write its token array, its index columns and its index rows
+    (worker side). The rows file is written last: a shard counts as done once it exists."""
+    out_dir, shard, docs = task
+    out = Path(out_dir)
+    tok, eos = worker_tokenizer(), worker_eos()
+    ids: list[list[int]] = []
+    for start in range(0, len(docs), ENCODE_BATCH):
+        texts = [d[1] for d in docs[start : start + ENCODE_BATCH]]
+        ids.extend(e.ids for e in tok.encode_batch_fast(texts, False))
+    lengths = np.fromiter((len(x) + 1 for x in ids), dtype=np.uint32, count=len(ids))
+    offsets = np.cumsum(lengths, dtype=np.uint64) - lengths
+    flat = np.fromiter(
+        itertools.chain.from_iterable(itertools.chain(x, (eos,)) for x in ids),
+        dtype=np.uint32,
+        count=int(lengths.sum()),
+    )
+    nbytes = [len(d[1].encode("utf-8")) for d in docs]
+    npy = shard_path(out, shard)
+    with open(npy.with_name(npy.name + ".tmp"), "wb") as fh:
+        np.save(fh, flat)
+    os.replace(npy.with_name(npy.name + ".tmp"), npy)
+    cols = _columns_part(out, shard)
+    with open(cols.with_name(cols.name + ".tmp"), "wb") as fh:
+        np.savez(
+            fh,
+            offset=offsets,
+            length=lengths,
+            nbytes=np.asarray(nbytes, dtype=np.uint64),
+            heldout=np.asarray([d[4] for d in docs], dtype=bool),
+            language=np.asarray([d[2] for d in docs], dtype=str),
+            source=np.asarray([d[3] for d in docs], dtype=str),
+        )
+    os.replace(cols.with_name(cols.name + ".tmp"), cols)
+    part = _index_part(out, shard)
+    with open(part.with_name(part.name + ".tmp"), "w", encoding="utf-8") as fh:
+        for (doc_id, _, language, source, held), off, n, b in zip(
+            docs, offsets, lengths, nbytes, strict=True
+        ):
+            row = {
+                "shard": shard,
+                "offset": int(off),
+                "length": int(n),
+                "id": doc_id,
+                "language": language,
+                "source": source,
+                "split": "heldout" if held else "train",
+                "bytes": b,
+            }
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    os.replace(part.with_name(part.name + ".tmp"), part)
+    return shard, len(docs), int(flat.size)
 
 
-def count_tokens(
-    docs: list[Document], tokenizer, heldout: set[str], batch_size: int = 256
-) -> dict[str, dict]:
-    """Inventory: training tokens and documents per source (held-out excluded), EOS included."""
-    inventory: dict[str, dict] = defaultdict(lambda: {"tokens": 0, "documents": 0, "heldout_tokens": 0})
-    for d, ids in _encode(docs, tokenizer, batch_size):
-        inv = inventory[doc_source(d)]
-        if d.id in heldout:
-            inv["heldout_tokens"] += len(ids)
-        else:
-            inv["tokens"] += len(ids)
-            inv["documents"] += 1
-    return dict(inventory)
+def _fingerprint(
+    files: list[Path], spec: EncoderSpec, heldout: set[str], kinds: Iterable[str], per_shard: int
+) -> str:
+    h = hashlib.sha256()
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    h.update(spec.sha.encode())
+    h.update("\n".join(sorted(heldout)).encode())
+    h.update(f"{sorted(kinds)}{per_shard}".encode())
+    return h.hexdigest()[:16]
+
+
+def _clear(out: Path) -> None:
+    for f in out.iterdir():
+        if f.name.startswith(("shard-", "index.", "inventory.")) or f.name == MANIFEST:
+            f.unlink()
 
 
 def tokenize_documents(
-    docs: list[Document], tokenizer, out_dir: str | Path, heldout: set[str], batch_size: int = 256
+    files: Iterable[str | Path],
+    tokenizer,
+    out_dir: str | Path,
+    heldout: set[str],
+    *,
+    source_kinds: Iterable[str] = DEFAULT_KINDS,
+    docs_per_shard: int = 50_000,
+    workers: int = 1,
 ) -> dict:
-    """Tokenize documents into one shard + index; returns the inventory (train tokens per source)."""
+    """Write token shards and the index for the curated documents in ``files``; returns a summary with the
+    inventory of what was written (``sources``: train tokens per source) and how many shards were reused."""
+    files = expand_inputs(files)
+    spec = EncoderSpec.from_tokenizer(tokenizer)
+    kinds = tuple(source_kinds)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rows, chunks, offset = [], [], 0
-    for d, ids in _encode(docs, tokenizer, batch_size):
-        chunks.append(np.asarray(ids, dtype=np.uint32))
+    fp = _fingerprint(files, spec, heldout, kinds, docs_per_shard)
+    manifest = out / MANIFEST
+    if manifest.is_file() and json.loads(manifest.read_text()).get("fingerprint") != fp:
+        _clear(out)  # shards of other inputs or another tokenizer: never mix them in
+    write_json(manifest, {"fingerprint": fp, "tokenizer": spec.name, "docs_per_shard": docs_per_shard})
+
+    state = {"shards": 0, "reused": 0}
+
+    def tasks() -> Iterator[tuple[str, int, list]]:
+        batch: list = []
+        for d in itertools.chain(iter_curated(files, kinds), [None]):
+            if d is not None:
+                batch.append((d.id, d.text, d.language, d.source, d.id in heldout))
+            if batch and (d is None or len(batch) == docs_per_shard):
+                shard = state["shards"]
+                state["shards"] += 1
+                done = (_index_part(out, shard), _columns_part(out, shard), shard_path(out, shard))
+                if all(f.is_file() for f in done):
+                    state["reused"] += 1
+                else:
+                    yield str(out), shard, batch
+                batch = []
+
+    for _ in run_tasks(_write_shard, tasks(), spec, workers):
+        pass
+    inventory = _merge(out, state["shards"], spec)
+    inventory.write(out)
+    return {
+        "total_tokens": sum(r["tokens"] + r["heldout_tokens"] for r in inventory.rows),
+        "documents": sum(r["documents"] + r["heldout_documents"] for r in inventory.rows),
+        "shards": state["shards"],
+        "reused_shards": state["reused"],
+        "sources": inventory.sources(),
+    }
+
+
+def _merge(out: Path, shards: int, spec: EncoderSpec) -> Inventory:
+    """Join the per-shard parts into ``index.jsonl`` (bytes copied) and ``index.npz`` (columns
+    concatenated, names mapped to sorted ids), and count tokens per (source, language), all vectorised."""
+    tmp = out / "index.jsonl.tmp"
+    with open(tmp, "wb") as dst:
+        for shard in range(shards):
+            with open(_index_part(out, shard), "rb") as src:
+                shutil.copyfileobj(src, dst)
+    tmp.replace(out / "index.jsonl")
+    parts = []
+    for shard in range(shards):
+        with np.load(_columns_part(out, shard), allow_pickle=False) as z:
+            parts.append({k: z[k] for k in z.files})
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
+    if not cat:
+        raise LinguabridgeError(f"no documents to tokenize for {out}", "check the curated inputs")
+    # Names sorted so a language's id is the same in every run over the same data.
+    languages, lang = np.unique(cat["language"], return_inverse=True)
+    sources, src = np.unique(cat["source"], return_inverse=True)
+    TokenIndex(
+        shard=np.repeat(np.arange(shards, dtype=np.uint32), [len(p["length"]) for p in parts]),
+        offset=cat["offset"],
+        length=cat["length"],
+        language=lang.astype(np.uint16),
+        source=src.astype(np.uint16),
+        heldout=cat["heldout"],
+        nbytes=cat["nbytes"],
+        languages=[str(x) for x in languages],
+        sources=[str(x) for x in sources],
+        eos_id=spec.eos_id,
+    ).save(out)
+    cell = src.astype(np.int64) * len(languages) + lang
+    held = cat["heldout"]
+    n = len(sources) * len(languages)
+
+    def total(weights, mask) -> np.ndarray:
+        return np.bincount(cell[mask], weights=weights[mask] if weights is not None else None, minlength=n)
+
+    length = cat["length"].astype(np.float64)
+    sums = {
+        "documents": total(None, ~held),
+        "bytes": total(cat["nbytes"].astype(np.float64), ~held),
+        "tokens": total(length, ~held),
+        "heldout_documents": total(None, held),
+        "heldout_tokens": total(length, held),
+    }
+    rows = []
+    for c in np.flatnonzero(sums["documents"] + sums["heldout_documents"]):
+        s, lg = divmod(int(c), len(languages))
         rows.append(
-            {
-                "shard": 0,
-                "offset": offset,
-                "length": len(ids),
-                "id": d.id,
-                "language": d.metadata["language"],
-                "source": doc_source(d),
-                "split": "heldout" if d.id in heldout else "train",
-                "bytes": len(d.text.encode("utf-8")),
-            }
+            {"source": str(sources[s]), "language": str(languages[lg])}
+            | {k: int(v[c]) for k, v in sums.items()}
         )
-        offset += len(ids)
-    tokens = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.uint32)
-    np.save(out / "shard-00000.npy", tokens)
-    with open(out / "index.jsonl", "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    inventory: dict[str, dict] = defaultdict(lambda: {"tokens": 0, "documents": 0, "heldout_tokens": 0})
-    for row in rows:
-        inv = inventory[row["source"]]
-        if row["split"] == "train":
-            inv["tokens"] += row["length"]
-            inv["documents"] += 1
-        else:
-            inv["heldout_tokens"] += row["length"]
-    result = {"total_tokens": int(tokens.size), "documents": len(rows), "sources": dict(inventory)}
-    write_json(out / "inventory.json", result)
-    return result
+    return Inventory("exact", rows, spec.name, spec.sha)
 
 
 def load_index(tokens_dir: str | Path) -> list[dict]:
+    """The index rows (with document ids), as written to ``index.jsonl``."""
     with open(Path(tokens_dir) / "index.jsonl", encoding="utf-8") as fh:
         return [json.loads(line) for line in fh]
-
-
-@dataclass
-class Segment:
-    doc: int  # row in the index
-    start: int  # token offset inside the document
-    length: int
-
-
-class PackedDataset:
-    """Map-style dataset of packed training sequences realising one stage of the plan exactly.
-
-    Items: ``input_ids``, ``position_ids``, ``labels`` (first token of every segment masked: it cannot be
-    predicted from another document) and ``token_lang`` (per-token index into :attr:`languages`).
-    """
-
-    def __init__(
-        self, tokens_dir: str | Path, stage: StagePlan, seq_len: int, seed: int, num_tokens: int | None = None
-    ):
-        self.dir = Path(tokens_dir)
-        self.seq_len = seq_len
-        self.index = load_index(self.dir)
-        self.tokens = np.load(self.dir / "shard-00000.npy", mmap_mode="r")
-        self.languages = sorted({r["language"] for r in self.index})
-        self._lang_id = {lang: i for i, lang in enumerate(self.languages)}
-        budget = num_tokens if num_tokens is not None else int(stage.tokens)
-        self.sequences = self._layout(stage, budget, seed)
-
-    def _layout(self, stage: StagePlan, budget: int, seed: int) -> list[list[Segment]]:
-        rng = random.Random(seed)
-        by_source: dict[str, list[int]] = defaultdict(list)
-        for i, row in enumerate(self.index):
-            if row["split"] == "train":
-                by_source[row["source"]].append(i)
-        scale = budget / stage.tokens if stage.tokens else 0.0
-        pieces: list[Segment] = []
-        for src in stage.sources:
-            want = round(src.tokens * scale)
-            docs = by_source.get(src.name, [])
-            if want <= 0:
-                continue
-            if not docs:
-                raise ValueError(f"plan asks {want} tokens of {src.name!r} but the token shards have none")
-            taken, epoch = 0, 0
-            while taken < want:
-                order = docs[:]
-                random.Random(seed * 1000 + epoch).shuffle(order)  # a fresh order each epoch
-                for i in order:
-                    n = min(self.index[i]["length"], want - taken)
-                    pieces.append(Segment(i, 0, n))
-                    taken += n
-                    if taken >= want:
-                        break
-                epoch += 1
-        rng.shuffle(pieces)
-        # Cut the stream of pieces into sequences of seq_len; a document crossing a boundary is split.
-        sequences: list[list[Segment]] = []
-        current: list[Segment] = []
-        room = self.seq_len
-        for piece in pieces:
-            start, left = piece.start, piece.length
-            while left > 0:
-                n = min(left, room)
-                current.append(Segment(piece.doc, start, n))
-                start, left, room = start + n, left - n, room - n
-                if room == 0:
-                    sequences.append(current)
-                    current, room = [], self.seq_len
-        self.dropped_tokens = self.seq_len - room if current else 0  # the incomplete tail (< one sequence)
-        return sequences
-
-    def __len__(self) -> int:
-        return len(self.sequences)
-
-    def __getitem__(self, i: int) -> dict:
-        import torch
-
-        ids, pos, lang, labels = [], [], [], []
-        for seg in self.sequences[i]:
-            row = self.index[seg.doc]
-            off = row["offset"] + seg.start
-            chunk = self.tokens[off : off + seg.length].astype(np.int64)
-            ids.append(chunk)
-            pos.append(np.arange(seg.length, dtype=np.int64))
-            lang.append(np.full(seg.length, self._lang_id[row["language"]], dtype=np.int64))
-            lab = chunk.copy()
-            lab[0] = -100
-            labels.append(lab)
-        return {
-            "input_ids": torch.from_numpy(np.concatenate(ids)),
-            "position_ids": torch.from_numpy(np.concatenate(pos)),
-            "labels": torch.from_numpy(np.concatenate(labels)),
-            "token_lang": torch.from_numpy(np.concatenate(lang)),
-        }
-
-    def realised_tokens(self) -> dict[str, int]:
-        """Tokens per source actually served by the layout (for checking against the plan)."""
-        counts: dict[str, int] = defaultdict(int)
-        for seq in self.sequences:
-            for seg in seq:
-                counts[self.index[seg.doc]["source"]] += seg.length
-        return dict(counts)
-
-
-def heldout_documents(tokens_dir: str | Path) -> dict[str, list[tuple[np.ndarray, int]]]:
-    """Held-out (token ids, utf-8 bytes) per language, for validation loss and bits per byte."""
-    index = load_index(tokens_dir)
-    tokens = np.load(Path(tokens_dir) / "shard-00000.npy", mmap_mode="r")
-    out: dict[str, list] = defaultdict(list)
-    for row in index:
-        if row["split"] == "heldout":
-            out[row["language"]].append(
-                (
-                    np.asarray(tokens[row["offset"] : row["offset"] + row["length"]], dtype=np.int64),
-                    row["bytes"],
-                )
-            )
-    return dict(out)
-
-
-def write_plan(path: str | Path, plan) -> None:
-    write_json(path, plan.to_json())

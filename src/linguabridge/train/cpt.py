@@ -1,29 +1,60 @@
 """Continual pretraining (stage I / stage II) on the packed, plan-exact dataset with the HF Trainer.
 
-Adds to the stock Trainer: per-language training loss from the packed batches (``token_lang``), held-out
-loss and bits per byte per language at intervals, a forgetting guard against the starting model's held-out
-loss on high-resource languages, exact resume from the newest complete checkpoint, and an atomic final save.
+One runner for every stage; a stage is a :class:`TrainConfig` plus one stage of the mixture plan. On top of
+the stock Trainer (which keeps optimizer, scheduler, RNG and data position exact across resumes):
+
+- the budget is in tokens; the global batch can be fixed in sequences, gradient accumulation follows the
+  number of processes, so any world size trains on the same batches;
+- loss and tokens per language from the packed batches, held-out loss and bits per byte per language every
+  ``eval_every`` steps, tokens/s and MFU (train/monitor.py) in ``metrics.jsonl``;
+- the forgetting guard: held-out loss of the guarded languages against the starting model's;
+- checkpoints staged, sealed with a manifest (data position and layout included) and renamed;
+  a corrupt newest checkpoint is set aside and the previous one used (train/common.py);
+- an optional embeddings-only warm phase after a vocabulary extension (train/vocab.py).
 """
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
+import dataclasses
+import hashlib
+import json
+import logging
+import time
 from pathlib import Path
 
 from linguabridge.config import TrainConfig
 from linguabridge.data.records import write_json
+from linguabridge.errors import ConfigError, LinguabridgeError
 from linguabridge.languages import get_language
 from linguabridge.mixture.plan import StagePlan
 from linguabridge.mixture.tokens import PackedDataset, heldout_documents
 from linguabridge.train.common import (
+    AtomicCheckpointMixin,
     MetricsLog,
+    is_main_process,
     latest_checkpoint,
     make_metrics_callback,
+    process_rank,
+    read_manifest,
     save_final,
     step_of,
     training_args_kwargs,
+    world_size,
 )
+from linguabridge.train.monitor import (
+    ForgettingGuard,
+    LanguageMeter,
+    ModelShape,
+    heldout_losses,
+    heldout_row,
+    local_device_peak,
+    mfu,
+    tradeoff,
+)
+
+log = logging.getLogger("linguabridge.cpt")
+
+__all__ = ["batch_geometry", "collate_packed", "heldout_losses", "run_cpt"]
 
 
 def collate_packed(items: list[dict]) -> dict:
@@ -34,27 +65,87 @@ def collate_packed(items: list[dict]) -> dict:
     return {k: torch.stack([it[k] for it in items]) for k in items[0]}
 
 
-def heldout_losses(model, heldout: dict, max_docs: int = 8) -> dict[str, dict[str, float]]:
-    """Mean token loss and bits per byte per language on held-out documents."""
-    import torch
+class StageSequences:
+    """The first ``n`` sequences of a packed layout, each item tagged with its index (``seq_index``) so the
+    data order can be traced per process."""
 
-    model_was_training = model.training
-    model.eval()
-    out = {}
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        for lang, docs in sorted(heldout.items()):
-            nats, n_tok, n_bytes = 0.0, 0, 0
-            for ids, nbytes in docs[:max_docs]:
-                x = torch.as_tensor(ids[None, :], device=device)
-                logits = model(input_ids=x, use_cache=False).logits.float()
-                ce = torch.nn.functional.cross_entropy(logits[0, :-1], x[0, 1:], reduction="sum")
-                nats += ce.item()
-                n_tok += x.shape[1] - 1
-                n_bytes += nbytes
-            out[lang] = {"loss": nats / max(1, n_tok), "bpb": nats / math.log(2) / max(1, n_bytes)}
-    model.train(model_was_training)
-    return out
+    def __init__(self, packed: PackedDataset, n: int):
+        self.packed = packed
+        self.n = n
+        self.reads = 0  # items read by this process: a resumed run reads nothing before its checkpoint
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict:
+        import torch
+
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        self.reads += 1
+        return {**self.packed[i], "seq_index": torch.tensor(i)}
+
+
+@dataclasses.dataclass
+class BatchGeometry:
+    micro_batch_size: int
+    grad_accum: int
+    world_size: int
+    seq_len: int
+
+    @property
+    def sequences_per_step(self) -> int:
+        return self.micro_batch_size * self.grad_accum * self.world_size
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.sequences_per_step * self.seq_len
+
+
+def batch_geometry(cfg: TrainConfig, world: int) -> BatchGeometry:
+    """Gradient accumulation from ``global_batch_sequences`` (when set) and the number of processes."""
+    if cfg.global_batch_sequences:
+        per_pass = cfg.micro_batch_size * world
+        if cfg.global_batch_sequences % per_pass:
+            raise ConfigError(
+                f"global_batch_sequences={cfg.global_batch_sequences} is not a multiple of "
+                f"micro_batch_size x processes = {cfg.micro_batch_size} x {world}",
+                "choose a global batch divisible by micro_batch_size times the number of GPUs",
+            )
+        return BatchGeometry(cfg.micro_batch_size, cfg.global_batch_sequences // per_pass, world, cfg.seq_len)
+    return BatchGeometry(cfg.micro_batch_size, cfg.grad_accum, world, cfg.seq_len)
+
+
+def layout_fingerprint(tokens_dir: Path, stage_plan: StagePlan, data: StageSequences, seed: int) -> str:
+    """Identity of the data a checkpoint's position refers to: plan, seed, shapes, shard sizes and the
+    content of the first and last sequence (catches a changed packing algorithm too)."""
+    files = sorted(p for p in Path(tokens_dir).iterdir() if p.suffix in (".npy", ".jsonl"))
+    facts = {
+        "plan": dataclasses.asdict(stage_plan),
+        "seed": seed,
+        "sequences": len(data),
+        "seq_len": data.packed.seq_len,
+        "files": {p.name: p.stat().st_size for p in files},
+        "first": data[0]["input_ids"].tolist(),
+        "last": data[len(data) - 1]["input_ids"].tolist(),
+    }
+    return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _guarded_languages(cfg: TrainConfig, heldout: dict) -> list[str]:
+    if cfg.forgetting_languages is not None:
+        from linguabridge.languages import canonical
+
+        return [canonical(lang) for lang in cfg.forgetting_languages if canonical(lang) in heldout]
+    return [lang for lang in sorted(heldout) if get_language(lang).tier == "high"]
+
+
+def _embedding_params(model) -> set[int]:
+    ids = {id(model.get_input_embeddings().weight)}
+    out = model.get_output_embeddings()
+    if out is not None:
+        ids.add(id(out.weight))
+    return ids
 
 
 def run_cpt(
@@ -65,102 +156,181 @@ def run_cpt(
     tokenizer,
     out_dir: Path,
     seed: int,
+    callbacks: list | None = None,
 ) -> dict:
-    """Train one CPT stage; returns a summary (steps, tokens, final held-out losses)."""
+    """Train one CPT stage into ``out_dir``; returns a summary (steps, tokens, held-out before/after).
+
+    ``callbacks``: extra ``TrainerCallback`` objects (e.g. a benchmark's step timer)."""
     import torch
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
-    world = max(1, torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1)
-    tokens_per_step = cfg.seq_len * cfg.micro_batch_size * cfg.grad_accum * world
+    out_dir = Path(out_dir)
+    if cfg.save_every % cfg.log_every:
+        raise ConfigError(
+            f"save_every={cfg.save_every} is not a multiple of log_every={cfg.log_every}",
+            "make save_every a multiple of log_every, so a resumed run logs exactly like an uninterrupted one",
+        )
+    geo = batch_geometry(cfg, world_size())
     budget = int(cfg.tokens if cfg.tokens is not None else stage_plan.tokens)
-    max_steps = max(1, budget // tokens_per_step)
-    dataset = PackedDataset(tokens_dir, stage_plan, cfg.seq_len, seed, num_tokens=max_steps * tokens_per_step)
+    max_steps = max(1, budget // geo.tokens_per_step)
+    n_sequences = max_steps * geo.sequences_per_step
+    # The whole global layout on every process: accelerate gives each process its own batches of it, so
+    # the batches of step N are the same whatever the number of processes.
+    packed = PackedDataset(tokens_dir, stage_plan, cfg.seq_len, seed, num_tokens=n_sequences * cfg.seq_len)
+    if len(packed) < n_sequences:
+        raise LinguabridgeError(
+            f"the packed layout holds {len(packed)} sequences, the stage needs {n_sequences}",
+            "check the mixture plan's token counts against the token shards",
+        )
+    data = StageSequences(packed, n_sequences)
+    layout = layout_fingerprint(tokens_dir, stage_plan, data, seed)
+    data.reads = 0
     heldout = heldout_documents(tokens_dir)
-    languages = dataset.languages
-    high = [lang for lang in heldout if get_language(lang).tier == "high"]
+    guarded = _guarded_languages(cfg, heldout)
+    shape = ModelShape.from_config(model.config)
+    flops_per_token = shape.flops_per_token(cfg.seq_len)
+    peak = local_device_peak(cfg.peak_tflops)
 
-    resume = latest_checkpoint(out_dir)
+    rejected: list[dict] = []
+    resume = latest_checkpoint(out_dir, rejected)
+    manifest = read_manifest(resume) if resume else None
+    if manifest and manifest.get("data_position", {}).get("layout") not in (None, layout):
+        raise LinguabridgeError(
+            f"checkpoint {resume} was written for a different data layout (plan, seed, seq_len or token shards changed)",
+            f"restore the original configuration, or start the stage afresh by deleting {out_dir / 'checkpoints'}",
+        )
     metrics = MetricsLog(out_dir / "metrics.jsonl", step_of(resume))
+    for r in rejected:
+        log.warning("checkpoint %s rejected: %s", r["checkpoint"], r["reason"])
+        metrics.write({"step": step_of(resume) or 0, "event": "checkpoint_rejected", **r})
+    trace = (
+        MetricsLog(out_dir / "data_trace" / f"rank-{process_rank()}.jsonl", step_of(resume), enabled=True)
+        if cfg.trace_data
+        else None
+    )
+    meter = LanguageMeter(packed.languages)
+    if manifest:
+        meter.cumulative.update(manifest.get("language_tokens", {}))
     baseline_path = out_dir / "baseline_heldout.json"
 
-    class CPTTrainer(Trainer):
-        """Logs loss per language from the packed batches; the loss itself is the stock one."""
+    def evaluate(m) -> dict:
+        return heldout_losses(
+            m, heldout, cfg.eval_docs_per_language, cfg.seq_len, cfg.micro_batch_size, bf16=cfg.bf16
+        )
 
-        lang_sums: dict = defaultdict(float)
-        lang_counts: dict = defaultdict(int)
+    class CPTTrainer(AtomicCheckpointMixin, Trainer):
+        """Per-token loss (needed for the per-language split), throughput and MFU in the logs."""
+
+        checkpoint_verify = cfg.checkpoint_verify
+        keep_last = cfg.keep_last
+
+        def _get_train_sampler(self, *args, **kwargs):
+            # The packed layout is already a seeded shuffle: serve it in order so step N is always the same
+            # batch (accelerate shards it across processes; resume skips indices, it never reloads data).
+            return torch.utils.data.SequentialSampler(self.train_dataset)
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             token_lang = inputs.pop("token_lang")
+            seq_index = inputs.pop("seq_index")
+            labels = inputs.pop("labels")
+            if trace is not None:
+                trace.write({"step": self.state.global_step + 1, "seqs": seq_index.tolist()})
             outputs = model(**inputs, use_cache=False)
-            logits = outputs.logits.float()
-            labels = inputs["labels"]
+            logits = outputs.logits
+            # Shift the targets, not the logits (as HF's loss does): no copy of the [B, T, vocab] tensor.
+            target = torch.nn.functional.pad(labels[:, 1:], (0, 1), value=-100)
             per_tok = torch.nn.functional.cross_entropy(
-                logits[:, :-1].reshape(-1, logits.shape[-1]),
-                labels[:, 1:].reshape(-1),
+                logits.reshape(-1, logits.shape[-1]).float(),
+                target.reshape(-1),
                 ignore_index=-100,
                 reduction="none",
             )
-            mask = labels[:, 1:].reshape(-1) != -100
-            tl = token_lang[:, 1:].reshape(-1)
-            with torch.no_grad():
-                for li in tl[mask].unique().tolist():
-                    sel = mask & (tl == li)
-                    self.lang_sums[languages[li]] += per_tok[sel].sum().item()
-                    self.lang_counts[languages[li]] += int(sel.sum().item())
-            denom = num_items_in_batch if num_items_in_batch is not None else mask.sum()
-            loss = per_tok.sum() / denom
+            mask = target.reshape(-1) != -100
+            meter.add(per_tok, torch.nn.functional.pad(token_lang[:, 1:], (0, 1), value=0), mask)
+            if num_items_in_batch is None:  # a per-batch mean: the Trainer divides by accumulation steps
+                loss = per_tok.sum() / mask.sum().clamp(min=1)
+            else:  # normalised over the whole accumulated (and, by default, all-process) batch, as HF does
+                loss = per_tok.sum() / num_items_in_batch
+                if self.args.average_tokens_across_devices:
+                    loss = loss * self.accelerator.num_processes
             return (loss, outputs) if return_outputs else loss
 
         def log(self, logs, *args, **kwargs):
             if "loss" in logs:
-                for lang, total in self.lang_sums.items():
-                    logs[f"loss/{lang}"] = total / max(1, self.lang_counts[lang])
-                    logs[f"tokens/{lang}"] = self.lang_counts[lang]
-                self.lang_sums.clear()
-                self.lang_counts.clear()
+                logs.update(meter.collect())
+                now = time.perf_counter()
+                steps = self.state.global_step - self._lb_last_step
+                seconds = now - self._lb_last_time - monitor_cb.eval_seconds
+                if steps > 0 and seconds > 0:
+                    tps = steps * geo.tokens_per_step / seconds
+                    logs["throughput/tokens_per_s"] = tps
+                    logs["throughput/tokens_per_s_per_device"] = tps / geo.world_size
+                    logs["throughput/tflops_per_device"] = tps * flops_per_token / geo.world_size / 1e12
+                    util = mfu(tps, flops_per_token, peak, geo.world_size)
+                    if util is not None:
+                        logs["throughput/mfu"] = util
+                self._lb_last_step, self._lb_last_time = self.state.global_step, now
+                monitor_cb.eval_seconds = 0.0
             super().log(logs, *args, **kwargs)
 
-    class HeldoutAndGuard(TrainerCallback):
-        """Held-out loss per language every ``eval_every`` steps and at the end; forgetting warnings."""
+        def checkpoint_extra(self) -> dict:
+            return {
+                "data_position": {
+                    "sequences_consumed": self.state.global_step * geo.sequences_per_step,
+                    "tokens_consumed": self.state.global_step * geo.tokens_per_step,
+                    "layout": layout,
+                },
+                "language_tokens": dict(meter.cumulative),
+                "forgetting_events": len(monitor_cb.guard.events) if monitor_cb.guard else 0,
+            }
+
+    class HeldoutMonitor(TrainerCallback):
+        """Baseline on the starting model, held-out evaluation every ``eval_every`` steps, the guard."""
 
         def __init__(self):
-            self.baseline = None
+            self.guard: ForgettingGuard | None = None
+            self.baseline: dict = {}
+            self.final: dict = {}
+            self.eval_seconds = 0.0
+            self.stopped_at: int | None = None
+            self.measured_at: int | None = None
+            self.last: dict = {}
 
         def on_train_begin(self, args, state, control, model=None, **kw):
-            import json
-
-            if baseline_path.is_file():  # resumed: the baseline is the starting model's, measured once
+            trainer._lb_last_step, trainer._lb_last_time = state.global_step, time.perf_counter()
+            if resume and baseline_path.is_file():
                 self.baseline = json.loads(baseline_path.read_text())
             else:
-                self.baseline = heldout_losses(model, heldout)
-                write_json(baseline_path, self.baseline)
-                metrics.write(
-                    {
-                        "step": 0,
-                        "tokens": 0,
-                        **{f"heldout/{k}/{m}": v for k, d in self.baseline.items() for m, v in d.items()},
-                    }
-                )
+                self.baseline = evaluate(model)  # the starting model (no checkpoint loaded yet)
+                if is_main_process():
+                    write_json(baseline_path, self.baseline)
+                metrics.write({**heldout_row(0, 0, self.baseline), "event": "baseline"})
+            self.guard = ForgettingGuard(self.baseline, guarded, cfg.forgetting_margin, cfg.forgetting_action)
+            trainer._lb_last_time = time.perf_counter()
 
-        def _measure(self, state, model, control):
-            result = heldout_losses(model, heldout)
-            row = {"step": state.global_step, "tokens": state.global_step * tokens_per_step}
-            row.update({f"heldout/{k}/{m}": v for k, d in result.items() for m, v in d.items()})
-            metrics.write(row)
-            for lang in high:
-                base = self.baseline.get(lang, {}).get("loss")
-                now = result[lang]["loss"]
-                if base and now > base * (1 + cfg.forgetting_margin):
-                    metrics.write(
-                        {
-                            "step": state.global_step,
-                            "event": "forgetting",
-                            "language": lang,
-                            "baseline_loss": base,
-                            "loss": now,
-                            "regression": now / base - 1,
-                        }
-                    )
+        def _measure(self, state, model, control) -> dict:
+            t0 = time.perf_counter()
+            result = evaluate(model)
+            row = heldout_row(state.global_step, state.global_step * geo.tokens_per_step, result)
+            metrics.write({**row, "heldout_seconds": time.perf_counter() - t0})
+            events = self.guard.check(state.global_step, result)
+            for ev in events:
+                log.warning(
+                    "forgetting: %s held-out loss %.4f is %.1f%% above its baseline %.4f (margin %.1f%%)",
+                    ev["language"],
+                    ev["heldout_loss"],
+                    100 * ev["regression"],
+                    ev["baseline_heldout_loss"],
+                    100 * ev["margin"],
+                )
+                metrics.write(ev)
+            if events and cfg.forgetting_action in ("save", "stop"):
+                control.should_save = True
+            if events and cfg.forgetting_action == "stop":
+                control.should_training_stop = True
+                self.stopped_at = state.global_step
+            self.eval_seconds += time.perf_counter() - t0
+            self.measured_at, self.last = state.global_step, result
             return result
 
         def on_step_end(self, args, state, control, model=None, **kw):
@@ -172,32 +342,95 @@ def run_cpt(
                 self._measure(state, model, control)
 
         def on_train_end(self, args, state, control, model=None, **kw):
-            self.final = self._measure(state, model, control)
+            if self.measured_at == state.global_step:  # stopped right after an evaluation
+                self.final = self.last
+            else:
+                self.final = self._measure(state, model, control)
 
-    args = TrainingArguments(
-        **training_args_kwargs(cfg, out_dir, seed, max_steps), remove_unused_columns=False
-    )
-    guard = HeldoutAndGuard()
+    class EmbeddingWarmup(TrainerCallback):
+        """Only the embeddings (input and output) learn for the first ``embeddings_warmup_steps`` steps."""
+
+        def __init__(self, steps: int):
+            self.steps = steps
+            self.frozen: list = []
+
+        def on_train_begin(self, args, state, control, model=None, **kw):
+            if state.global_step < self.steps:
+                keep = _embedding_params(model)
+                self.frozen = [p for p in model.parameters() if p.requires_grad and id(p) not in keep]
+                for p in self.frozen:
+                    p.requires_grad_(False)
+
+        def on_step_begin(self, args, state, control, **kw):
+            if self.frozen and state.global_step >= self.steps:
+                for p in self.frozen:
+                    p.requires_grad_(True)
+                self.frozen = []
+                metrics.write({"step": state.global_step, "event": "embeddings_warmup_done"})
+
+    geo_kwargs = training_args_kwargs(cfg, out_dir, seed, max_steps, grad_accum=geo.grad_accum)
+    args = TrainingArguments(**geo_kwargs, remove_unused_columns=False)
+    monitor_cb = HeldoutMonitor()
+    extra_callbacks = list(callbacks or [])
+    callbacks = [make_metrics_callback(metrics, geo.tokens_per_step), monitor_cb, *extra_callbacks]
+    if cfg.embeddings_warmup_steps:
+        callbacks.append(EmbeddingWarmup(cfg.embeddings_warmup_steps))
     trainer = CPTTrainer(
         model=model,
         args=args,
-        train_dataset=dataset,
+        train_dataset=data,
         data_collator=collate_packed,
-        callbacks=[make_metrics_callback(metrics, tokens_per_step), guard],
+        processing_class=tokenizer,  # checkpoints carry the tokenizer: each is a loadable HF model
+        callbacks=callbacks,
     )
-    # The packed layout is already a seeded shuffle: serve it in order so step N is always the same batch.
-    trainer._get_train_sampler = lambda *a, **k: torch.utils.data.SequentialSampler(dataset)
+    if is_main_process():
+        metrics.write(
+            {
+                "step": step_of(resume) or 0,
+                "event": "resumed" if resume else "start",
+                "checkpoint": resume,
+                "max_steps": max_steps,
+                "tokens_per_step": geo.tokens_per_step,
+                "grad_accum": geo.grad_accum,
+                "world_size": geo.world_size,
+                "flops_per_token": flops_per_token,
+                "peak_tflops": peak,
+            }
+        )
     trainer.train(resume_from_checkpoint=resume)
+    if monitor_cb.stopped_at is not None:
+        ev = monitor_cb.guard.events[-1]
+        raise LinguabridgeError(
+            f"forgetting guard stopped {out_dir.name} at step {monitor_cb.stopped_at}: {ev['language']} held-out "
+            f"loss is {100 * ev['regression']:.1f}% above the starting model's (margin {100 * ev['margin']:.0f}%)",
+            "raise the replay share or lower the LR and restart the stage (delete its checkpoints/), "
+            "or set forgetting_action=warn to continue from the saved checkpoint",
+        )
     summary = {
         "steps": max_steps,
-        "tokens": max_steps * tokens_per_step,
-        "tokens_per_step": tokens_per_step,
-        "sequences": len(dataset),
-        "realised_tokens": dataset.realised_tokens(),
-        "heldout_start": guard.baseline,
-        "heldout_end": guard.final,
+        "tokens": max_steps * geo.tokens_per_step,
+        "budget_tokens": budget,
+        "tokens_per_step": geo.tokens_per_step,
+        "grad_accum": geo.grad_accum,
+        "world_size": geo.world_size,
+        "sequences": n_sequences,
+        "realised_tokens": packed.realised_tokens(),
+        "language_tokens": dict(meter.cumulative),
+        "heldout_start": monitor_cb.baseline,
+        "heldout_end": monitor_cb.final,
+        "tradeoff": tradeoff(monitor_cb.baseline, monitor_cb.final, lambda lang: get_language(lang).tier),
+        "forgetting_guard": {
+            "languages": guarded,
+            "margin": cfg.forgetting_margin,
+            "action": cfg.forgetting_action,
+            "events": monitor_cb.guard.events,
+        },
+        "flops_per_token": flops_per_token,
         "resumed_from": resume,
+        "sequences_read": data.reads,  # by this process since it started (skipped batches are not read)
+        "rejected_checkpoints": rejected,
     }
     save_final(trainer, tokenizer, out_dir, {"stage_summary": summary})
-    write_json(out_dir / "summary.json", summary)
+    if is_main_process():
+        write_json(out_dir / "summary.json", summary)
     return summary

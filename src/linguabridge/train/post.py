@@ -1,14 +1,22 @@
-"""Post-training on TRL: multilingual SFT (loss on assistant turns only) and DPO, plus the data builders."""
+"""Post-training on TRL: multilingual SFT (loss on assistant turns only) and DPO from the SFT checkpoint.
+
+Qwen2 chat conventions kept here: the ChatML template with ``{% generation %}`` markers (tokenizer.py) so TRL's
+``assistant_only_loss`` labels only assistant content and its ``<|im_end|>``; padding with ``<|endoftext|>``;
+``generation_config.eos_token_id = [<|im_end|>, <|endoftext|>]`` so a chat model stops at the end of its turn.
+The data builders live in ``sft_data.py`` (SFT sets) and ``preferences.py`` (DPO pairs).
+"""
 
 from __future__ import annotations
 
-import random
-from collections import defaultdict
+import copy
 from pathlib import Path
 
 from linguabridge.config import TrainConfig
-from linguabridge.data.records import read_documents, write_json
+from linguabridge.data.records import write_json
+from linguabridge.errors import LinguabridgeError
+from linguabridge.tokenizer import CHATML_TEMPLATE, ENDOFTEXT, IM_END
 from linguabridge.train.common import (
+    AtomicCheckpointMixin,
     MetricsLog,
     latest_checkpoint,
     make_metrics_callback,
@@ -16,51 +24,128 @@ from linguabridge.train.common import (
     step_of,
     training_args_kwargs,
 )
+from linguabridge.train.preferences import build_language_consistency_pairs  # re-export (stages.py uses it)
+
+ROLES = ("system", "user", "assistant")
 
 
+# ------------------------------------------------------------------------------------------------ data
 def load_conversations(paths: list[str | Path]) -> list[dict]:
-    """``{"id", "language", "messages"}`` records from JSONL (``text`` is not needed for chats)."""
-    from linguabridge.data.records import Quarantined, expand_inputs, iter_jsonl
-    from linguabridge.errors import LinguabridgeError
+    """Chat records ``{"id", "language", "messages"}`` from JSONL(.gz/.zst), Parquet or a saved HF dataset.
 
-    out = []
-    for path in expand_inputs(paths):
-        for lineno, obj in iter_jsonl(path):
-            if isinstance(obj, Quarantined) or not isinstance(obj.get("messages"), list):
-                raise LinguabridgeError(
-                    f"{path}:{lineno}: not a chat record",
-                    'each line needs "messages": [{"role", "content"}, ...]',
-                )
-            out.append(obj)
+    Every record is checked (roles, string contents, an assistant turn last); a bad one stops with its file,
+    line and fix, since a silently skipped chat would change the training set without anyone knowing.
+    ``language`` may be absent: it is then identified from the last assistant turn (``language_source``).
+    """
+    out: list[dict] = []
+    for _path, where, obj in _iter_chat_records(paths):
+        out.append(_check_chat(obj, where, len(out)))
     return out
 
 
-def build_language_consistency_pairs(conversations: list[dict], seed: int) -> list[dict]:
-    """Preference pairs: the answer in the prompt's language (chosen) vs an answer in another language
-    (rejected, an off-target reply). Conversational format TRL's DPOTrainer reads."""
-    rng = random.Random(seed)
-    by_lang: dict[str, list[dict]] = defaultdict(list)
-    for conv in conversations:
-        by_lang[conv["language"]].append(conv)
-    langs = sorted(by_lang)
-    pairs = []
-    for conv in conversations:
-        msgs = conv["messages"]
-        if msgs[-1]["role"] != "assistant" or len(langs) < 2:
+def _iter_chat_records(paths: list[str | Path]):
+    from linguabridge.data.records import Quarantined, expand_inputs, iter_jsonl
+
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir() and ((p / "dataset_info.json").is_file() or (p / "state.json").is_file()):
+            from datasets import load_from_disk
+
+            for i, obj in enumerate(load_from_disk(str(p))):
+                yield p, f"{p}[{i}]", obj
             continue
-        other_lang = rng.choice([lang for lang in langs if lang != conv["language"]])
-        other = rng.choice(by_lang[other_lang])
-        pairs.append(
-            {
-                "id": f"{conv['id']}-vs-{other['id']}",
-                "language": conv["language"],
-                "rejected_language": other_lang,
-                "prompt": msgs[:-1],
-                "chosen": [msgs[-1]],
-                "rejected": [other["messages"][-1]],
-            }
+        for f in expand_inputs([p], ("*.jsonl", "*.jsonl.gz", "*.jsonl.zst", "*.parquet")):
+            if f.suffix == ".parquet":
+                import pyarrow.parquet as pq
+
+                for i, obj in enumerate(pq.read_table(f).to_pylist()):
+                    yield f, f"{f}[row {i}]", obj
+                continue
+            for lineno, obj in iter_jsonl(f):
+                if isinstance(obj, Quarantined):
+                    raise LinguabridgeError(f"{f}:{lineno}: {obj.reason}", "fix or remove the line")
+                yield f, f"{f}:{lineno}", obj
+
+
+def _check_chat(obj: dict, where: str, index: int) -> dict:
+    msgs = obj.get("messages")
+    fix = 'each record needs "messages": [{"role": "user", "content": ...}, {"role": "assistant", ...}]'
+    if not isinstance(msgs, list) or not msgs:
+        raise LinguabridgeError(f"{where}: not a chat record (no 'messages' list)", fix)
+    for turn in msgs:
+        if (
+            not isinstance(turn, dict)
+            or turn.get("role") not in ROLES
+            or not isinstance(turn.get("content"), str)
+        ):
+            raise LinguabridgeError(
+                f"{where}: bad turn {str(turn)[:80]!r}", f"roles are {', '.join(ROLES)}; content is a string"
+            )
+    if msgs[-1]["role"] != "assistant":
+        raise LinguabridgeError(
+            f"{where}: the last turn is not the assistant's", "end each chat with its answer"
         )
-    return pairs
+    record = {"id": str(obj.get("id") or f"chat-{index:06d}"), "messages": msgs}
+    if obj.get("language"):
+        from linguabridge.languages import canonical
+
+        record["language"] = canonical(obj["language"])
+    else:
+        from linguabridge.data.langid import get_identifier
+
+        pred = get_identifier("py3langid").predict(msgs[-1]["content"])
+        if pred.language is None:
+            raise LinguabridgeError(
+                f"{where}: no 'language' and the answer's language is not identifiable",
+                'add "language": "tha_Thai"',
+            )
+        record["language"], record["language_source"] = pred.language, "langid"
+    for key in ("source", "metadata"):
+        if key in obj:
+            record[key] = obj[key]
+    return record
+
+
+# --------------------------------------------------------------------------------------------- helpers
+def prepare_chat_tokenizer(tokenizer):
+    """Make a Qwen-family tokenizer train and generate chats correctly.
+
+    The template must carry ``{% generation %}`` markers (assistant-only loss): a ChatML tokenizer without them
+    gets ours. Padding uses ``<|endoftext|>``, never ``<|im_end|>``, so the end-of-turn token keeps its label.
+    Other tokenizers keep their own template (TRL swaps in a marked training template for known families).
+    """
+    from trl.chat_template_utils import has_generation_markers
+
+    vocab = tokenizer.get_vocab()
+    if IM_END in vocab and (
+        not tokenizer.chat_template or not has_generation_markers(tokenizer.chat_template)
+    ):
+        tokenizer.chat_template = CHATML_TEMPLATE
+    if ENDOFTEXT in vocab:
+        tokenizer.pad_token = ENDOFTEXT
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def chat_eos_ids(tokenizer) -> list[int]:
+    """Token ids that end an assistant turn: ``<|im_end|>`` first for ChatML, then the tokenizer's EOS."""
+    ids = []
+    if IM_END in tokenizer.get_vocab():
+        ids.append(tokenizer.convert_tokens_to_ids(IM_END))
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(tokenizer.eos_token_id)
+    return ids
+
+
+def set_chat_eos(model, tokenizer) -> None:
+    """Chat models must stop at ``<|im_end|>`` (Qwen2's end of turn), not only at ``<|endoftext|>``."""
+    gen = model.generation_config
+    gen.eos_token_id = chat_eos_ids(tokenizer)
+    gen.pad_token_id = tokenizer.pad_token_id
+
+
+_set_chat_eos = set_chat_eos  # the name stages and older code used
 
 
 def _max_steps(cfg: TrainConfig, n_examples: int) -> int:
@@ -69,73 +154,225 @@ def _max_steps(cfg: TrainConfig, n_examples: int) -> int:
     return max(1, n_examples // (cfg.micro_batch_size * cfg.grad_accum))
 
 
+def _lora_config(cfg: TrainConfig):
+    if not cfg.lora:
+        return None
+    from peft import LoraConfig
+
+    lc = cfg.post.lora
+    return LoraConfig(
+        r=lc.r,
+        lora_alpha=lc.alpha,
+        lora_dropout=lc.dropout,
+        target_modules=lc.target_modules,
+        task_type="CAUSAL_LM",
+    )
+
+
+def _atomic(trainer_cls, cfg: TrainConfig):
+    """The TRL trainer with CPT's checkpoint convention: staged, sealed with a manifest, then renamed."""
+    return type(
+        f"Atomic{trainer_cls.__name__}",
+        (AtomicCheckpointMixin, trainer_cls),
+        {"checkpoint_verify": cfg.checkpoint_verify, "keep_last": cfg.keep_last},
+    )
+
+
+def _resume_point(out_dir: Path) -> tuple[str | None, MetricsLog]:
+    """Newest sound checkpoint (unsound ones are set aside and logged) and the metrics log trimmed to it."""
+    rejected: list[dict] = []
+    resume = latest_checkpoint(out_dir, rejected)
+    metrics = MetricsLog(out_dir / "metrics.jsonl", step_of(resume))
+    for r in rejected:
+        metrics.write({"step": step_of(resume) or 0, "event": "checkpoint_rejected", **r})
+    return resume, metrics
+
+
+def _save(trainer, tokenizer, out_dir: Path, cfg: TrainConfig, extra: dict) -> Path:
+    """Final save. LoRA: the adapter goes to ``adapter/`` and ``model/`` gets merged weights, so the next stage
+    and ``AutoModelForCausalLM`` load it like any checkpoint."""
+    if cfg.lora:
+        trainer.save_model(str(out_dir / "adapter"))
+        merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
+        trainer.model = trainer.model_wrapped = merged
+    set_chat_eos(trainer.model, tokenizer)
+    return save_final(trainer, tokenizer, out_dir, extra)
+
+
+# ------------------------------------------------------------------------------------------------- SFT
 def run_sft(cfg: TrainConfig, conversations: list[dict], model, tokenizer, out_dir: Path, seed: int) -> dict:
+    """Supervised fine-tuning on chats; resumes from the newest complete checkpoint in ``out_dir``."""
+    trainer, n_steps, resume = build_sft_trainer(cfg, conversations, model, tokenizer, out_dir, seed)
+    trainer.train(resume_from_checkpoint=resume)
+    post = cfg.post
+    _save(trainer, tokenizer, out_dir, cfg, {"stage": "sft", "assistant_only_loss": post.assistant_only_loss})
+    summary = {
+        "steps": n_steps,
+        "examples": len(conversations),
+        # rows TRL trains on: packed rows with packing; else the chats minus those whose answer lies wholly
+        # beyond seq_len (TRL drops those, they carry no loss)
+        "train_rows": len(trainer.train_dataset),
+        "dropped_no_answer_within_seq_len": 0
+        if post.packing
+        else len(conversations) - len(trainer.train_dataset),
+        "packing": post.packing,
+        "lora": cfg.lora,
+        "resumed_from": resume,
+    }
+    write_json(out_dir / "summary.json", summary)
+    return summary
+
+
+def build_sft_trainer(
+    cfg: TrainConfig, conversations: list[dict], model, tokenizer, out_dir: Path, seed: int
+):
+    """The configured ``SFTTrainer`` (also used by tests to inspect the exact batches it trains on)."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
+    if not conversations:
+        raise LinguabridgeError("SFT has no conversations", "check data.sft and the SFT data builders")
+    post = cfg.post
+    tokenizer = prepare_chat_tokenizer(tokenizer)
+    set_chat_eos(model, tokenizer)  # checkpoints saved during training stop at <|im_end|> too
     ds = Dataset.from_list([{"messages": c["messages"]} for c in conversations])
-    max_steps = _max_steps(cfg, len(ds))
-    resume = latest_checkpoint(out_dir)
-    metrics = MetricsLog(out_dir / "metrics.jsonl", step_of(resume))
+    n_steps = _max_steps(cfg, len(ds))
+    resume, metrics = _resume_point(out_dir)
     args = SFTConfig(
-        **training_args_kwargs(cfg, out_dir, seed, max_steps),
+        **training_args_kwargs(cfg, out_dir, seed, n_steps),
         max_length=cfg.seq_len,
-        assistant_only_loss=True,  # needs the {% generation %} markers in our ChatML template
-        packing=False,
+        assistant_only_loss=post.assistant_only_loss,
+        packing=post.packing,
+        # Packing is padding-free in TRL (position_ids restart per example, no attention mask); without packing
+        # padding-free needs flash-attention varlen kernels, so it is only passed when asked for.
+        padding_free=post.padding_free and not post.packing,
+        shuffle_dataset=True,
     )
-    trainer = SFTTrainer(
+    trainer = _atomic(SFTTrainer, cfg)(
         model=model,
         args=args,
         train_dataset=ds,
         processing_class=tokenizer,
+        peft_config=_lora_config(cfg),
         callbacks=[make_metrics_callback(metrics, None)],
     )
+    return trainer, n_steps, resume
+
+
+# ------------------------------------------------------------------------------------------------- DPO
+def run_dpo(cfg: TrainConfig, pairs: list[dict], model, tokenizer, out_dir: Path, seed: int) -> dict:
+    """DPO (or any TRL preference loss in ``loss_type``) from the SFT checkpoint.
+
+    The reference model is the starting weights, frozen: an explicit copy (full fine-tuning), the base under the
+    adapter (LoRA), or log-probs computed once before training (``post.precompute_ref_log_probs``). The implicit
+    reward margin ``beta * (log-ratio chosen - log-ratio rejected)`` is measured on up to ``post.margin_pairs``
+    training pairs before and after training and written to ``summary.json``.
+    """
+    trainer, n_steps, resume = build_dpo_trainer(cfg, pairs, model, tokenizer, out_dir, seed)
+    before = _margin_metrics(trainer.evaluate(metric_key_prefix="before"), "before")
     trainer.train(resume_from_checkpoint=resume)
-    _set_chat_eos(trainer.model, tokenizer)
-    save_final(trainer, tokenizer, out_dir)
-    summary = {"steps": max_steps, "examples": len(ds), "resumed_from": resume}
+    after = _margin_metrics(trainer.evaluate(metric_key_prefix="after"), "after")
+    _save(trainer, tokenizer, out_dir, cfg, {"stage": "dpo", "loss_type": list(cfg.loss_type)})
+    summary = {
+        "steps": n_steps,
+        "pairs": len(pairs),
+        "loss_type": list(cfg.loss_type),
+        "beta": cfg.beta,
+        "reference": _reference_kind(cfg),
+        "margin_pairs": len(trainer.eval_dataset),
+        "before": before,
+        "after": after,
+        "resumed_from": resume,
+    }
     write_json(out_dir / "summary.json", summary)
     return summary
 
 
-def run_dpo(cfg: TrainConfig, pairs: list[dict], model, tokenizer, out_dir: Path, seed: int) -> dict:
+def build_dpo_trainer(cfg: TrainConfig, pairs: list[dict], model, tokenizer, out_dir: Path, seed: int):
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
+    if not pairs:
+        raise LinguabridgeError(
+            "DPO has no preference pairs", "check dpo.post.preferences.builders and the data"
+        )
+    post = cfg.post
+    if post.loss_weights is not None and len(post.loss_weights) != len(cfg.loss_type):
+        raise LinguabridgeError(
+            f"post.loss_weights has {len(post.loss_weights)} values for {len(cfg.loss_type)} loss types",
+            "give one weight per loss_type entry",
+        )
+    tokenizer = prepare_chat_tokenizer(tokenizer)
+    set_chat_eos(model, tokenizer)
     ds = Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs])
-    max_steps = _max_steps(cfg, len(ds))
-    resume = latest_checkpoint(out_dir)
-    metrics = MetricsLog(out_dir / "metrics.jsonl", step_of(resume))
-    write_json(out_dir / "pairs_summary.json", {"pairs": len(pairs)})
+    n_steps = _max_steps(cfg, len(ds))
+    resume, metrics = _resume_point(out_dir)
+    kind = _reference_kind(cfg)
+    # TRL would otherwise reload the reference from model.config's path, which a model built in memory (the tiny
+    # model, or weights changed since loading) does not have: a frozen copy of what we start from is exact.
+    ref_model = _frozen_copy(model) if kind == "frozen copy" else None
     args = DPOConfig(
-        **training_args_kwargs(cfg, out_dir, seed, max_steps),
+        **training_args_kwargs(cfg, out_dir, seed, n_steps),
         max_length=cfg.seq_len,
         beta=cfg.beta,
         loss_type=list(cfg.loss_type),
+        loss_weights=post.loss_weights,
+        precompute_ref_log_probs=post.precompute_ref_log_probs,
+        per_device_eval_batch_size=cfg.micro_batch_size,
     )
-    # ref_model=None: TRL keeps a frozen copy of the starting (SFT) weights as the reference.
-    trainer = DPOTrainer(
+    margin_set = ds.select(range(min(post.margin_pairs, len(ds))))
+    trainer = _atomic(DPOTrainer, cfg)(
         model=model,
-        ref_model=None,
+        ref_model=ref_model,
         args=args,
         train_dataset=ds,
+        eval_dataset=margin_set,  # prepared (and reference log-probs precomputed) with the training data
         processing_class=tokenizer,
+        peft_config=_lora_config(cfg),
         callbacks=[make_metrics_callback(metrics, None)],
     )
-    trainer.train(resume_from_checkpoint=resume)
-    _set_chat_eos(trainer.model, tokenizer)
-    save_final(trainer, tokenizer, out_dir)
-    summary = {"steps": max_steps, "pairs": len(ds), "resumed_from": resume}
-    write_json(out_dir / "summary.json", summary)
-    return summary
+    return trainer, n_steps, resume
 
 
-def _set_chat_eos(model, tokenizer) -> None:
-    """Chat models must stop at <|im_end|> (Qwen2's chat EOS), not only at <|endoftext|>."""
-    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    gen = model.generation_config
-    gen.eos_token_id = [im_end, tokenizer.eos_token_id]
-    gen.pad_token_id = tokenizer.pad_token_id
+def _reference_kind(cfg: TrainConfig) -> str:
+    if cfg.lora:
+        return "adapter disabled"
+    if cfg.post.precompute_ref_log_probs:
+        return "precomputed log-probs"
+    return "frozen copy"
 
 
-__all__ = ["build_language_consistency_pairs", "load_conversations", "read_documents", "run_dpo", "run_sft"]
+def _frozen_copy(model):
+    ref = copy.deepcopy(model)
+    ref.eval()
+    for p in ref.parameters():
+        p.requires_grad_(False)
+    return ref
+
+
+def _margin_metrics(metrics: dict, prefix: str) -> dict:
+    """The reward figures of one ``evaluate`` pass (TRL names its own metrics ``eval_*`` whatever the prefix)."""
+    keys = (
+        "rewards/margins",
+        "rewards/accuracies",
+        "rewards/chosen",
+        "rewards/rejected",
+        "logps/chosen",
+        "logps/rejected",
+    )
+    out = {k: metrics[f"eval_{k}"] for k in keys if f"eval_{k}" in metrics}
+    out["loss"] = metrics.get(f"{prefix}_loss")
+    return out
+
+
+__all__ = [
+    "build_dpo_trainer",
+    "build_language_consistency_pairs",
+    "build_sft_trainer",
+    "chat_eos_ids",
+    "load_conversations",
+    "prepare_chat_tokenizer",
+    "run_dpo",
+    "run_sft",
+    "set_chat_eos",
+]

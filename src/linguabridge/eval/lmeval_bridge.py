@@ -1,0 +1,116 @@
+"""Run task specs on lm-evaluation-harness: HF models (a model object or a path; CPU or GPU) or vLLM.
+
+lm-eval does the prompting, batching, log-likelihood scoring, generation and per-item metrics; this module
+only builds its model wrapper and its inline task dicts (local files, offline) and hands back lm-eval's
+results with the logged samples. We never call lm-eval's TaskManager over its built-in task directory
+(indexing it costs ~20 s and its tasks would download from the Hub).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from linguabridge.config import EvalConfig
+from linguabridge.errors import LinguabridgeError, require
+from linguabridge.eval.tasks import TaskSpec
+
+
+def lm_eval_version() -> str:
+    import importlib.metadata as md
+
+    return md.version("lm-eval")
+
+
+@contextmanager
+def _generation_cache(model):
+    """Generation needs the KV cache, which training checkpoints switch off (packed sequences)."""
+    config = getattr(model, "config", None)
+    old = getattr(config, "use_cache", None)
+    if config is not None:
+        config.use_cache = True
+    try:
+        yield
+    finally:
+        if config is not None:
+            config.use_cache = old
+
+
+def hf_lm(model, tokenizer, cfg: EvalConfig):
+    """lm-eval's HFLM around a loaded model (moved to ``cfg.device``, default cuda when available)."""
+    import torch
+    from lm_eval.models.huggingface import HFLM
+
+    device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = model.to(device).eval()
+    return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size)
+
+
+def vllm_lm(model_path: str | Path, cfg: EvalConfig):
+    """lm-eval's vLLM wrapper: continuous batching, tensor (``tensor_parallel_size``) and data parallel."""
+    require("vllm", "gpu")
+    from lm_eval.models.vllm_causallms import VLLM
+
+    return VLLM(
+        pretrained=str(model_path),
+        tensor_parallel_size=cfg.tensor_parallel_size,
+        data_parallel_size=cfg.data_parallel_size,
+        batch_size="auto",
+        max_gen_toks=cfg.max_new_tokens,
+        dtype="auto",
+        seed=cfg.fewshot_seed,
+    )
+
+
+@contextmanager
+def build_lm(model, tokenizer, cfg: EvalConfig, model_path: str | Path | None = None):
+    """The lm-eval LM for ``cfg.backend``; vLLM loads from a path (a model object is saved to a temp dir)."""
+    if cfg.backend == "hf":
+        if model is None:
+            raise LinguabridgeError(
+                "the hf backend needs a loaded model", "pass model= (or use --model PATH)"
+            )
+        with _generation_cache(model):
+            yield hf_lm(model, tokenizer, cfg)
+        return
+    if model_path is None:
+        with tempfile.TemporaryDirectory(prefix="lb-vllm-") as tmp:
+            model.save_pretrained(tmp, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
+            yield vllm_lm(tmp, cfg)
+        return
+    yield vllm_lm(model_path, cfg)
+
+
+def run_specs(lm, specs: list[TaskSpec], cfg: EvalConfig) -> dict[str, Any]:
+    """Evaluate ``specs`` in one lm-eval call (requests of every task are batched together).
+
+    Returns lm-eval's output: ``results[task]["<metric>,none"]``, ``samples[task]`` (per-item arguments and
+    responses), ``n-samples[task]["effective"]``.
+    """
+    from lm_eval import evaluator
+    from lm_eval.tasks import TaskManager
+
+    logging.getLogger("lm_eval").setLevel(logging.WARNING)
+    configs = [spec.lm_eval_config() for spec in specs]
+    manager = TaskManager(include_defaults=False)  # inline dicts only: nothing from the Hub
+    out = evaluator.simple_evaluate(
+        model=lm,
+        tasks=configs,
+        task_manager=manager,
+        limit=cfg.limit,
+        bootstrap_iters=1000,  # closed-form stderr for means; our corpus metrics report none
+        log_samples=True,
+        apply_chat_template=cfg.chat_template,
+        fewshot_as_multiturn=cfg.chat_template,
+        random_seed=cfg.fewshot_seed,
+        numpy_random_seed=cfg.fewshot_seed,
+        torch_random_seed=cfg.fewshot_seed,
+        fewshot_random_seed=cfg.fewshot_seed,
+    )
+    if out is None:  # only non-zero ranks get None
+        raise LinguabridgeError("lm-eval returned no results on this rank", "run evaluation in one process")
+    return out
