@@ -10,12 +10,15 @@ from linguabridge.errors import LinguabridgeError
 TINY = "tiny-qwen2"
 
 
-def build_tiny_qwen2(cfg: ModelConfig, vocab_size: int, seed: int):
+def build_tiny_qwen2(cfg: ModelConfig, vocab_size: int, seed: int, eos_token_id: int | None = None):
     """A Qwen2-architecture model with random weights; deterministic for a given seed."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     t = cfg.tiny
+    if eos_token_id is None:  # Qwen2's <|endoftext|> when the vocabulary has it, else the last id
+        eos_token_id = 151643 if vocab_size > 151643 else vocab_size - 1
+    eos = eos_token_id
     config = Qwen2Config(
         vocab_size=vocab_size,
         hidden_size=t.hidden_size,
@@ -25,9 +28,9 @@ def build_tiny_qwen2(cfg: ModelConfig, vocab_size: int, seed: int):
         num_key_value_heads=t.num_key_value_heads,
         max_position_embeddings=t.max_position_embeddings,
         tie_word_embeddings=t.tie_word_embeddings,
-        bos_token_id=151643,
-        eos_token_id=151643,
-        pad_token_id=151643,
+        bos_token_id=eos,
+        eos_token_id=eos,
+        pad_token_id=eos,
         use_cache=False,
         attn_implementation=cfg.attn_implementation,
     )
@@ -37,7 +40,11 @@ def build_tiny_qwen2(cfg: ModelConfig, vocab_size: int, seed: int):
 
 
 def load_model(
-    cfg: ModelConfig, path: str | Path | None = None, vocab_size: int | None = None, seed: int = 0
+    cfg: ModelConfig,
+    path: str | Path | None = None,
+    vocab_size: int | None = None,
+    seed: int = 0,
+    eos_token_id: int | None = None,
 ):
     """Load ``path`` (a previous stage's checkpoint) or the configured base model.
 
@@ -52,7 +59,7 @@ def load_model(
             raise LinguabridgeError(
                 "building tiny-qwen2 needs the tokenizer's vocabulary size", "pass vocab_size"
             )
-        return build_tiny_qwen2(cfg, vocab_size, seed)
+        return build_tiny_qwen2(cfg, vocab_size, seed, eos_token_id)
     dtype = "auto" if cfg.dtype == "auto" else getattr(torch, cfg.dtype)
     try:
         model = AutoModelForCausalLM.from_pretrained(

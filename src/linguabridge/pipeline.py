@@ -36,12 +36,30 @@ class Stage:
     config_keys: tuple[str, ...]  # the config sections this stage's result depends on
     after: tuple[str, ...] = ()
     clean_on_retry: bool = True  # data stages restart from scratch; training stages keep checkpoints
+    distributed: bool = False  # every process of a torchrun/accelerate launch runs it (training stages)
+    always: bool = False  # cheap and derived from the others (report): rerun every time
 
 
-def _fingerprint(cfg: RunConfig, keys: tuple[str, ...]) -> str:
+# Settings that change how fast a stage runs, not what it produces: not part of the fingerprint.
+_NOT_FINGERPRINTED = {("data", "workers"), ("mixture", "workers")}
+
+
+def fingerprint(cfg: RunConfig, keys: tuple[str, ...], upstream: tuple[str, ...] = ()) -> str:
+    """Hash of the config sections a stage depends on, the seed and its upstream stages' fingerprints."""
     data = cfg.model_dump(mode="json")
-    picked = {k: data[k] for k in keys} | {"seed": data["seed"]}
+    for section, key in _NOT_FINGERPRINTED:
+        if isinstance(data.get(section), dict):
+            data[section].pop(key, None)
+    picked = {k: data[k] for k in keys} | {"seed": data["seed"], "upstream": list(upstream)}
     return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def stage_fingerprints(cfg: RunConfig, stages: list[Stage]) -> dict[str, str]:
+    """Every stage's fingerprint, chained through ``after`` so a change upstream invalidates what follows."""
+    fps: dict[str, str] = {}
+    for stage in stages:
+        fps[stage.name] = fingerprint(cfg, stage.config_keys, tuple(fps[d] for d in stage.after if d in fps))
+    return fps
 
 
 def stage_dir(run_dir: Path, name: str) -> Path:
@@ -52,21 +70,44 @@ def is_complete(run_dir: Path, name: str) -> bool:
     return (run_dir / name / MARKER).is_file()
 
 
+def _rank() -> int:
+    """This process's rank in a torchrun/accelerate launch (0 when not launched that way)."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def _wait_for(path: Path, poll: float = 2.0) -> None:
+    """File barrier for non-main processes: the process group may not exist outside training stages."""
+    while not path.is_file():
+        time.sleep(poll)
+
+
 def run_pipeline(
-    cfg: RunConfig, run_dir: Path, stages: list[Stage], only: list[str] | None = None, force: bool = False
+    cfg: RunConfig,
+    run_dir: Path,
+    stages: list[Stage],
+    only: list[str] | None = None,
+    force: bool = False,
+    recipe_files: list[Path] | None = None,
 ) -> None:
-    """Run ``stages`` in order into ``run_dir``; completed stages are skipped (``force`` reruns them)."""
+    """Run ``stages`` in order into ``run_dir``; completed stages are skipped (``force`` reruns them).
+
+    Under a multi-process launch, training stages run on every process and everything else on the main
+    process only; only the main process writes markers and run facts, the others wait for its markers.
+    """
+    main = _rank() == 0
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "recipe.resolved.json", cfg.model_dump(mode="json"))
-    _write_run_facts(run_dir)
+    if main:
+        write_json(run_dir / "recipe.resolved.json", cfg.model_dump(mode="json"))
+        _write_run_facts(run_dir, recipe_files)
     names = [s.name for s in stages]
+    fps = stage_fingerprints(cfg, stages)
     for stage in stages:
         if only and stage.name not in only:
             continue
         out = stage_dir(run_dir, stage.name)
         marker = out / MARKER
-        fp = _fingerprint(cfg, stage.config_keys)
-        if marker.is_file() and not force:
+        fp = fps[stage.name]
+        if marker.is_file() and not force and not stage.always:
             done = json.loads(marker.read_text())
             if done.get("fingerprint") != fp:
                 raise LinguabridgeError(
@@ -80,26 +121,37 @@ def run_pipeline(
                 raise LinguabridgeError(
                     f"stage {stage.name!r} needs {dep!r} first", f"run without --only, or add {dep}"
                 )
-        if out.exists() and (stage.clean_on_retry or force):
-            shutil.rmtree(out)
+        if not main and not stage.distributed:
+            _wait_for(marker)
+            continue
+        if main:
+            if out.exists() and (stage.clean_on_retry or force):
+                shutil.rmtree(out)
+            marker.unlink(missing_ok=True)
         out.mkdir(parents=True, exist_ok=True)
         console.rule(f"[bold]{stage.name}")
         t0 = time.time()
         summary = stage.run(cfg, run_dir) or {}
         elapsed = time.time() - t0
-        write_json(
-            marker, {"stage": stage.name, "fingerprint": fp, "seconds": round(elapsed, 2), "summary": summary}
-        )
-        console.print(f"[green]{stage.name} done[/green] in {elapsed:.1f}s")
+        if main:
+            write_json(
+                marker,
+                {"stage": stage.name, "fingerprint": fp, "seconds": round(elapsed, 2), "summary": summary},
+            )
+            console.print(f"[green]{stage.name} done[/green] in {elapsed:.1f}s")
+        else:
+            _wait_for(marker)
 
 
-def _write_run_facts(run_dir: Path) -> None:
+def _write_run_facts(run_dir: Path, recipe_files: list[Path] | None = None) -> None:
     import importlib.metadata as md
 
     facts = {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        "recipe_files": [str(p) for p in recipe_files or []],
+        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
     }
     for pkg in (
         "linguabridge",

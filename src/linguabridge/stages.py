@@ -43,7 +43,10 @@ def stage_data(cfg: RunConfig, run_dir: Path) -> dict:
         pairs_in = resolve_inputs(cfg.data.parallel, "parallel.jsonl")
         par = filter_pairs(pairs_in, out / "parallel", bt, seed=cfg.seed)
         rendered = render_dir(
-            out / "parallel", out / "parallel" / "rendered", cfg.seed, cfg.data.parallel_templates,
+            out / "parallel",
+            out / "parallel" / "rendered",
+            cfg.seed,
+            cfg.data.parallel_templates,
             bt.pairs_per_document,
         )
         summary["parallel"] = {
@@ -114,7 +117,9 @@ def stage_tokens(cfg: RunConfig, run_dir: Path) -> dict:
     planned = json.loads((run_dir / "mixture" / "inventory.json").read_text())
     have = {k: v["tokens"] for k, v in inv["sources"].items()}
     if planned["mode"] == "exact" and {k: v["tokens"] for k, v in planned["sources"].items()} != have:
-        raise LinguabridgeError("token shards disagree with the inventory the plan used", "rerun with --force")
+        raise LinguabridgeError(
+            "token shards disagree with the inventory the plan used", "rerun with --force"
+        )
     keys = ("total_tokens", "documents", "shards", "reused_shards")
     est = {k: v["tokens"] for k, v in planned["sources"].items()}
     error = max((abs(have.get(k, 0) - n) / n for k, n in est.items() if n), default=0.0)
@@ -138,7 +143,9 @@ def load_stage_model(cfg: RunConfig, run_dir: Path, source: str, tokenizer):
     from linguabridge.models import load_model
 
     if source == "base":
-        return load_model(cfg.model, vocab_size=len(tokenizer), seed=cfg.seed)
+        return load_model(
+            cfg.model, vocab_size=len(tokenizer), seed=cfg.seed, eos_token_id=tokenizer.eos_token_id
+        )
     path = run_dir / source / "model" if source in STAGE_ORDER else Path(source)
     if not path.is_dir():
         raise LinguabridgeError(
@@ -234,7 +241,11 @@ STAGES: list[Stage] = [
     Stage("mixture", stage_mixture, ("data", "languages", "mixture", "tokenizer"), after=("data",)),
     # Token shards resume per shard (tokens/_shards.json guards against stale ones), so no clean on retry.
     Stage(
-        "tokens", stage_tokens, ("data", "languages", "mixture", "tokenizer"), ("mixture",), clean_on_retry=False
+        "tokens",
+        stage_tokens,
+        ("data", "languages", "mixture", "tokenizer"),
+        ("mixture",),
+        clean_on_retry=False,
     ),
     Stage(
         "cpt_stage1",
@@ -242,23 +253,34 @@ STAGES: list[Stage] = [
         ("model", "tokenizer", "mixture", "cpt_stage1"),
         ("tokens",),
         clean_on_retry=False,
+        distributed=True,
     ),
     Stage(
         "cpt_stage2",
         stage_cpt("cpt_stage2"),
-        ("model", "tokenizer", "mixture", "cpt_stage1", "cpt_stage2"),
+        ("model", "tokenizer", "cpt_stage2"),
         ("cpt_stage1",),
         clean_on_retry=False,
+        distributed=True,
     ),
     Stage(
         "sft",
         stage_sft,
-        ("model", "tokenizer", "cpt_stage2", "sft", "data"),
+        ("model", "tokenizer", "sft", "data"),
         ("cpt_stage2",),
         clean_on_retry=False,
+        distributed=True,
     ),
-    Stage("dpo", stage_dpo, ("model", "tokenizer", "sft", "dpo", "data"), ("sft",), clean_on_retry=False),
-    Stage("eval", stage_eval, ("model", "tokenizer", "eval", "dpo"), ("dpo",)),
-    Stage("report", stage_report, ("report", "eval"), ("eval",)),
+    Stage(
+        "dpo",
+        stage_dpo,
+        ("model", "tokenizer", "dpo", "data"),
+        ("sft",),
+        clean_on_retry=False,
+        distributed=True,
+    ),
+    Stage("eval", stage_eval, ("model", "tokenizer", "eval"), ("dpo",)),
+    # The report only reads the other stages' outputs: cheap, so it is rebuilt on every run.
+    Stage("report", stage_report, ("report",), ("eval",), always=True),
 ]
 STAGE_NAMES = [s.name for s in STAGES]

@@ -15,11 +15,18 @@ SetOpt = Annotated[
 ]
 
 
-def load_cli_recipe(path: str, overrides: list[str] | None):
-    """A recipe by path, or a built-in one by name (``demo``, ``marco``)."""
-    from linguabridge.config import builtin_recipe, load_recipe
+def resolve_recipe_path(path: str) -> Path:
+    """A recipe path as given, or the file of a built-in recipe named ``demo`` / ``marco``."""
+    from linguabridge.config import builtin_recipe
 
     p = Path(path)
     if not p.exists() and "/" not in path and not path.endswith((".yaml", ".yml")):
         p = builtin_recipe(path)
-    return load_recipe(p, overrides or [])
+    return p
+
+
+def load_cli_recipe(path: str, overrides: list[str] | None):
+    """A recipe by path, or a built-in one by name (``demo``, ``marco``)."""
+    from linguabridge.config import load_recipe
+
+    return load_recipe(resolve_recipe_path(path), overrides or [])

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from linguabridge.cli import chat, data, evaluate, mix, report, train
-from linguabridge.cli.common import SetOpt, load_cli_recipe, out
+from linguabridge.cli.common import SetOpt, load_cli_recipe, out, resolve_recipe_path
 from linguabridge.errors import LinguabridgeError, did_you_mean
 
 app = typer.Typer(
@@ -65,6 +65,7 @@ def run(
     set_: SetOpt = None,
 ) -> None:
     """Run the whole pipeline from a recipe; completed stages are skipped, an interrupted run resumes."""
+    from linguabridge.config import recipe_files
     from linguabridge.pipeline import run_pipeline
     from linguabridge.stages import STAGE_NAMES, STAGES
 
@@ -75,7 +76,9 @@ def run(
             raise LinguabridgeError(
                 f"unknown stage {s!r}", did_you_mean(s, STAGE_NAMES) or f"stages: {', '.join(STAGE_NAMES)}"
             )
-    run_pipeline(cfg, out_dir, STAGES, only=stages, force=force)
+    run_pipeline(
+        cfg, out_dir, STAGES, only=stages, force=force, recipe_files=recipe_files(resolve_recipe_path(recipe))
+    )
     out.print(f"report: {out_dir / 'report' / 'index.html'}")
 
 

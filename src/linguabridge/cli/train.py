@@ -24,47 +24,9 @@ def stage(
 
     Multi-GPU / multi-node: launch this command with torchrun or `accelerate launch` (configs and a Slurm
     example in recipes/launch/); every process runs the stage, the first one writes the outputs."""
-    from linguabridge.train.common import world_size
+    from linguabridge.cli.main import run
 
-    if world_size() == 1:
-        from linguabridge.cli.main import run
-
-        run(recipe=recipe, out_dir=out_dir, only=stage, force=False, set_=set_)
-        return
-    _run_stage_distributed(load_cli_recipe(recipe, set_), out_dir, stage)
-
-
-def _run_stage_distributed(cfg, run_dir: Path, name: str) -> None:
-    """One stage on every process of a launch; only the main process writes the completion marker."""
-    from linguabridge.data.records import write_json
-    from linguabridge.errors import LinguabridgeError, did_you_mean
-    from linguabridge.pipeline import MARKER, _fingerprint, is_complete
-    from linguabridge.stages import STAGES
-    from linguabridge.train.common import barrier, is_main_process
-
-    stages = {s.name: s for s in STAGES}
-    if name not in stages:
-        raise LinguabridgeError(f"unknown stage {name!r}", did_you_mean(name, stages) or ", ".join(stages))
-    st = stages[name]
-    for dep in st.after:
-        if not is_complete(run_dir, dep):
-            raise LinguabridgeError(
-                f"stage {name!r} needs {dep!r} first", f"run it: linguabridge run ... --only {dep}"
-            )
-    fp = _fingerprint(cfg, st.config_keys)
-    marker = run_dir / name / MARKER
-    if marker.is_file():
-        if json.loads(marker.read_text()).get("fingerprint") != fp:
-            raise LinguabridgeError(
-                f"stage {name!r} in {run_dir} was completed with a different config",
-                "use a new --out directory",
-            )
-        return
-    (run_dir / name).mkdir(parents=True, exist_ok=True)
-    summary = st.run(cfg, run_dir) or {}
-    barrier()
-    if is_main_process():
-        write_json(marker, {"stage": name, "fingerprint": fp, "summary": summary})
+    run(recipe=recipe, out_dir=out_dir, only=stage, force=False, set_=set_)
 
 
 @app.command("plan")

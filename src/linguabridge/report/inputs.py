@@ -127,7 +127,8 @@ class RunData:
         if sources:
             return sources
         inv = self.json("mixture/inventory.json")
-        return inv if isinstance(inv, dict) else {}
+        sources = self.dict_at(inv, "sources")
+        return sources if sources else (inv if isinstance(inv, dict) else {})
 
     def markers(self) -> dict[str, dict]:
         """``<stage>/_COMPLETE.json`` of every stage that has one, pipeline stages first."""

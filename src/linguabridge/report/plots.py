@@ -74,8 +74,8 @@ def funnel(languages: list[str], kept: list[int], reasons: dict[str, list[int]])
     return _uri(fig)
 
 
-def langid_scores(scores: dict[str, list[float]], threshold: float | None) -> str | None:
-    """Language-ID confidence per identified language as box plots, with the keep threshold."""
+def langid_scores(scores: dict[str, list[float]], thresholds: dict[str, float | None]) -> str | None:
+    """Language-ID confidence per identified language as box plots, with each language's keep threshold."""
     langs = [lang for lang, s in scores.items() if s]
     if not langs:
         return None
@@ -84,8 +84,11 @@ def langid_scores(scores: dict[str, list[float]], threshold: float | None) -> st
     ax.boxplot([scores[lang] for lang in langs], orientation="horizontal", widths=0.6, flierprops={"ms": 3})
     ax.set_yticks(range(1, len(langs) + 1), langs)
     ax.invert_yaxis()
-    if threshold is not None:
-        ax.axvline(threshold, color="#C44E52", ls="--", lw=1, label=f"min_language_score = {threshold:g}")
+    marks = [(i, thresholds.get(lang)) for i, lang in enumerate(langs, start=1)]
+    marks = [(i, t) for i, t in marks if isinstance(t, (int, float))]
+    if marks:
+        ax.scatter([t for _, t in marks], [i for i, _ in marks], marker="|", s=160, color="#C44E52",
+                   label="keep threshold", zorder=3)  # fmt: skip
         ax.legend(loc="lower left", fontsize=8)
     ax.set_xlim(0, 1.02)
     ax.set_xlabel("language-ID score")

@@ -261,13 +261,22 @@ def _langid(run: RunData, scan) -> Part:
         return Part(
             title, [Missing("language-ID scores (metadata.language_score in data/web/kept|rejected)")]
         )
-    threshold = run.dict_at(run.recipe, "data").get("min_language_score")
+    # Thresholds are per language (FineWeb-2 style, stats.json "rules"); older runs had one global value.
+    rules = (run.web_stats or {}).get("rules") or {}
+    legacy = run.dict_at(run.recipe, "data").get("min_language_score")
+    thresholds = {
+        lang: (rules.get(lang) or {}).get("language_score", legacy)
+        if isinstance(rules.get(lang), dict)
+        else legacy
+        for lang in scores
+    }
     blocks = []
     if not scan["complete"]:
         blocks.append(Para(f"From the first {fmt_num(scan['seen'])} documents of the curated shards."))
     rows = []
     for lang in by_tier(scores):
         s = sorted(scores[lang])
+        threshold = thresholds.get(lang)
         below = sum(v < threshold for v in s) / len(s) if isinstance(threshold, (int, float)) else None
         rows.append(
             [
@@ -278,17 +287,17 @@ def _langid(run: RunData, scan) -> Part:
                 num(statistics.quantiles(s, n=10, method="inclusive")[0] if len(s) > 1 else s[0], 3),
                 num(statistics.median(s), 3),
                 num(statistics.fmean(s), 3),
+                num(threshold, 3) if isinstance(threshold, (int, float)) else "",
                 pct(below),
             ]
         )
-    thr = f"{threshold:g}" if isinstance(threshold, (int, float)) else "the threshold"
     table = Table(
-        ["language", "tier", "docs", "min", "p10", "median", "mean", f"below {thr}"],
+        ["language", "tier", "docs", "min", "p10", "median", "mean", "threshold", "below threshold"],
         rows,
         caption="Scores of the identified language, all documents that reached language ID",
     )
     uri = (
-        plots.langid_scores({lang: scores[lang] for lang in by_tier(scores)}, threshold)
+        plots.langid_scores({lang: scores[lang] for lang in by_tier(scores)}, thresholds)
         if plots.available()
         else None
     )

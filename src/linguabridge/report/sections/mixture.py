@@ -124,7 +124,7 @@ def build(run: RunData) -> Section:
                 ["stage", "source", "wanted", "planned"], rows, caption="Shortfalls the planner redistributed"
             )
         )
-    inv = run.json("tokens/inventory.json") or run.json("mixture/inventory.json") or {}
+    inv = run.json("mixture/inventory.json") or {}  # the inventory the plan used says whether it estimated
     if isinstance(inv, dict) and inv.get("mode") and inv.get("mode") != "exact":
         blocks.append(
             Para(
