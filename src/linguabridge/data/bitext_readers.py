@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from itertools import zip_longest
 from pathlib import Path
 
-from linguabridge.data.records import Quarantined, iter_jsonl, open_text, stable_id
+from linguabridge.data.records import Quarantined, expand_inputs, iter_jsonl, open_text, stable_id
 from linguabridge.data.text import normalise
 from linguabridge.errors import LinguabridgeError, UnknownLanguageError
 from linguabridge.languages import get_language
@@ -342,21 +342,7 @@ def read_bitext(
 
 
 def _expand(paths: Iterable[str | Path]) -> list[Path]:
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
-            usable = [f for f in files if _usable(f)]
-            if not usable:
-                raise LinguabridgeError(
-                    f"{p}: folder has no bitext files", "point at .jsonl/.tsv/.tmx/... files"
-                )
-            out.extend(usable)
-        elif p.is_file():
-            out.append(p)
-        else:
-            raise LinguabridgeError(f"input not found: {p}", "check the path")
-    return out
+    return expand_inputs(paths, accept=_usable, kind="bitext (.jsonl/.tsv/.tmx/...)")
 
 
 def _usable(path: Path) -> bool:

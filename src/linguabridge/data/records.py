@@ -173,6 +173,18 @@ def write_json(path: str | Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+def write_built(out_dir: str | Path, stem: str, records: Iterable, rejected: Iterable, stats: dict) -> None:
+    """A builder's outputs: ``<stem>.jsonl``, ``<stem>_rejected.jsonl`` (with reasons) and ``<stem>_stats.json``."""
+    out_dir = Path(out_dir)
+    with JsonlWriter(out_dir / f"{stem}.jsonl") as w:
+        for r in records:
+            w.write(r)
+    with JsonlWriter(out_dir / f"{stem}_rejected.jsonl") as w:
+        for r in rejected:
+            w.write(r)
+    write_json(out_dir / f"{stem}_stats.json", stats)
+
+
 def read_documents(paths: Iterable[str | Path]) -> Iterator[Document | Quarantined]:
     """Documents from JSONL files or folders of them (sorted, so order is deterministic)."""
     for path in expand_inputs(paths):
@@ -181,19 +193,31 @@ def read_documents(paths: Iterable[str | Path]) -> Iterator[Document | Quarantin
 
 
 def expand_inputs(
-    paths: Iterable[str | Path], patterns: tuple[str, ...] = ("*.jsonl", "*.jsonl.gz", "*.jsonl.zst")
+    paths: Iterable[str | Path],
+    patterns: tuple[str, ...] = ("*.jsonl", "*.jsonl.gz", "*.jsonl.zst"),
+    accept=None,
+    kind: str | None = None,
 ) -> list[Path]:
-    """Files named directly, plus matching files inside folders, in a stable order. Missing paths are errors."""
+    """Files named directly, plus matching files inside folders, in a stable order. Missing paths are errors.
+
+    ``accept`` (a predicate on paths) replaces ``patterns`` for formats recognised by more than a glob;
+    ``kind`` names them in the error for a folder with none.
+    """
     from linguabridge.errors import LinguabridgeError
 
     out: list[Path] = []
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            found = sorted(f for pat in patterns for f in p.rglob(pat))
+            if accept is None:
+                found = sorted(f for pat in patterns for f in p.rglob(pat))
+            else:
+                found = sorted(
+                    f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".") and accept(f)
+                )
             if not found:
                 raise LinguabridgeError(
-                    f"{p}: folder has no {'/'.join(patterns)} files", "point at the data files"
+                    f"{p}: folder has no {kind or '/'.join(patterns)} files", "point at the data files"
                 )
             out.extend(found)
         elif p.is_file():

@@ -309,7 +309,7 @@ def build_preference_set(
     """
     from collections import Counter
 
-    from linguabridge.data.records import JsonlWriter, iter_jsonl, write_json
+    from linguabridge.data.records import iter_jsonl, write_built
 
     out_dir = Path(out_dir)
     rng = random.Random(seed)
@@ -376,11 +376,5 @@ def build_preference_set(
         stats[builder] = {"pairs": len(built), "rejected": dict(Counter(d["reject_reason"] for d in drops))}
     stats["pairs"] = len(pairs)
     stats["per_language"] = dict(sorted(Counter(p["language"] for p in pairs).items()))
-    with JsonlWriter(out_dir / "pairs.jsonl") as w:
-        for p in pairs:
-            w.write(p)
-    with JsonlWriter(out_dir / "pairs_rejected.jsonl") as w:
-        for r in rejected:
-            w.write(r)
-    write_json(out_dir / "pairs_stats.json", stats)
+    write_built(out_dir, "pairs", pairs, rejected, stats)
     return pairs

@@ -284,7 +284,7 @@ def build_sft_set(
     """
     from pathlib import Path
 
-    from linguabridge.data.records import JsonlWriter, iter_jsonl, write_json
+    from linguabridge.data.records import iter_jsonl, write_built
 
     out_dir = Path(out_dir)
     stats: dict = {"chats": len(chats)}
@@ -325,11 +325,5 @@ def build_sft_set(
     stats["examples"] = len(convs)
     stats["per_language"] = dict(sorted(Counter(c["language"] for c in convs).items()))
     stats["per_source"] = dict(sorted(Counter(c["source"] for c in convs).items()))
-    with JsonlWriter(out_dir / "data.jsonl") as w:
-        for c in convs:
-            w.write(c)
-    with JsonlWriter(out_dir / "data_rejected.jsonl") as w:
-        for r in rejected:
-            w.write(r)
-    write_json(out_dir / "data_stats.json", stats)
+    write_built(out_dir, "data", convs, rejected, stats)
     return convs
