@@ -15,7 +15,6 @@ why clean documents were lost. Usage::
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import random
 import shutil
@@ -27,6 +26,7 @@ from pathlib import Path
 from linguabridge.config import DataConfig, _codes
 from linguabridge.data.clean import clean
 from linguabridge.data.langid import get_identifier
+from linguabridge.data.records import read_records
 from linguabridge.data.segment import get_segmenter, words
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,11 +115,7 @@ def paragraph_lid(records: list[dict], languages: set[str]) -> dict[str, dict]:
 
 
 def read_out(folder: Path) -> list[dict]:
-    rows = []
-    for f in sorted(folder.glob("*.jsonl.gz")):
-        with gzip.open(f, "rt", encoding="utf-8") as fh:
-            rows.extend(json.loads(x) for x in fh)
-    return rows
+    return read_records(folder)
 
 
 def main(argv: list[str] | None = None) -> dict:

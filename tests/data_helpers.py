@@ -91,10 +91,6 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 def read_gz_jsonl(folder: Path) -> list[dict]:
-    import gzip
+    from linguabridge.data.records import read_records
 
-    out = []
-    for f in sorted(folder.glob("*.jsonl.gz")):
-        with gzip.open(f, "rt", encoding="utf-8") as fh:
-            out.extend(json.loads(line) for line in fh)
-    return out
+    return read_records(folder)

@@ -173,6 +173,20 @@ def write_json(path: str | Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+def read_records(folder: str | Path, pattern: str = "*.jsonl.gz") -> list[dict]:
+    """Every record of a stage's output folder (e.g. ``kept/``), shards in order. For outputs we wrote, so an
+    unparseable line is an error rather than a quarantined record."""
+    from linguabridge.errors import LinguabridgeError
+
+    out: list[dict] = []
+    for f in sorted(Path(folder).glob(pattern)):
+        for lineno, obj in iter_jsonl(f):
+            if isinstance(obj, Quarantined):
+                raise LinguabridgeError(f"{f}:{lineno}: {obj.reason}", "the output is damaged: rerun the stage")
+            out.append(obj)
+    return out
+
+
 def write_built(out_dir: str | Path, stem: str, records: Iterable, rejected: Iterable, stats: dict) -> None:
     """A builder's outputs: ``<stem>.jsonl``, ``<stem>_rejected.jsonl`` (with reasons) and ``<stem>_stats.json``."""
     out_dir = Path(out_dir)
