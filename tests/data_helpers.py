@@ -91,6 +91,6 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 def read_gz_jsonl(folder: Path) -> list[dict]:
-    from linguabridge.data.records import read_records
+    from linguabridge.io import read_output_shards
 
-    return read_records(folder)
+    return read_output_shards(folder)

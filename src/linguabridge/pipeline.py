@@ -22,8 +22,8 @@ from pathlib import Path
 from rich.console import Console
 
 from linguabridge.config import RunConfig
-from linguabridge.data.records import write_json
 from linguabridge.errors import LinguabridgeError
+from linguabridge.io import write_json
 
 console = Console(stderr=True)
 MARKER = "_COMPLETE.json"

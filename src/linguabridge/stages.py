@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 from linguabridge.config import RunConfig, TrainConfig
-from linguabridge.data.records import write_json
 from linguabridge.errors import LinguabridgeError
+from linguabridge.io import write_json
 from linguabridge.pipeline import Stage
 
 DEMO_ASSETS = "assets/demo"

@@ -111,8 +111,9 @@ def extend_vocab(
     Then point model.name_or_path and tokenizer.name_or_path at --out, and consider
     cpt_stage1.embeddings_warmup_steps to train only the embeddings first."""
     from linguabridge.config import ModelConfig
-    from linguabridge.data.records import Document, read_documents, write_json
+    from linguabridge.data.records import Document, read_documents
     from linguabridge.errors import LinguabridgeError
+    from linguabridge.io import write_json
     from linguabridge.languages import canonical
     from linguabridge.models import load_model
     from linguabridge.tokenizer import load_tokenizer

@@ -16,8 +16,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from linguabridge.config import EvalConfig
-from linguabridge.data.records import write_json
 from linguabridge.eval.tasks import TaskSpec
+from linguabridge.io import write_json
 
 
 def versions() -> dict:

@@ -17,8 +17,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from linguabridge.data.records import Quarantined, expand_inputs, iter_jsonl, to_document, write_json
+from linguabridge.data.records import to_document
 from linguabridge.errors import LinguabridgeError
+from linguabridge.io import Quarantined, expand_inputs, iter_jsonl, write_json
 from linguabridge.languages import canonical
 from linguabridge.mixture.encoding import EncoderSpec, encode_lengths, run_tasks
 

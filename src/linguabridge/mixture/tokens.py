@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from linguabridge.data.records import expand_inputs, write_json
 from linguabridge.errors import LinguabridgeError
+from linguabridge.io import expand_inputs, write_json
 from linguabridge.mixture.encoding import ENCODE_BATCH, EncoderSpec, run_tasks, worker_eos, worker_tokenizer
 from linguabridge.mixture.inventory import DEFAULT_KINDS, Inventory, iter_curated
 from linguabridge.mixture.packing import PackedDataset

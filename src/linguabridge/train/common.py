@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from linguabridge.config import TrainConfig
-from linguabridge.data.records import write_json
 from linguabridge.errors import MissingDependencyError
+from linguabridge.io import write_json
 
 MANIFEST = "linguabridge_checkpoint.json"
 STAGING = ".staging"

@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 from linguabridge.config import TrainConfig
-from linguabridge.data.records import write_json
 from linguabridge.errors import ConfigError, LinguabridgeError
+from linguabridge.io import write_json
 from linguabridge.languages import get_language
 from linguabridge.mixture.plan import StagePlan
 from linguabridge.mixture.tokens import PackedDataset, heldout_documents

@@ -12,8 +12,8 @@ import copy
 from pathlib import Path
 
 from linguabridge.config import TrainConfig
-from linguabridge.data.records import write_json
 from linguabridge.errors import LinguabridgeError
+from linguabridge.io import write_json
 from linguabridge.tokenizer import CHATML_TEMPLATE, ENDOFTEXT, IM_END
 from linguabridge.train.common import (
     AtomicCheckpointMixin,
@@ -44,7 +44,7 @@ def load_conversations(paths: list[str | Path]) -> list[dict]:
 
 
 def _iter_chat_records(paths: list[str | Path]):
-    from linguabridge.data.records import Quarantined, expand_inputs, iter_jsonl
+    from linguabridge.io import Quarantined, expand_inputs, iter_jsonl
 
     for raw in paths:
         p = Path(raw)

@@ -309,7 +309,7 @@ def build_preference_set(
     """
     from collections import Counter
 
-    from linguabridge.data.records import iter_jsonl, write_built
+    from linguabridge.io import iter_jsonl, write_built
 
     out_dir = Path(out_dir)
     rng = random.Random(seed)

@@ -142,8 +142,8 @@ def load_synthetic_chats(paths: list, lid=None) -> tuple[list[dict], list[dict]]
     """
     from pathlib import Path
 
-    from linguabridge.data.records import Quarantined, expand_inputs, iter_jsonl
     from linguabridge.data.synthetic import parse_sample
+    from linguabridge.io import Quarantined, expand_inputs, iter_jsonl
     from linguabridge.train.post import _check_chat
 
     files = []
@@ -284,7 +284,7 @@ def build_sft_set(
     """
     from pathlib import Path
 
-    from linguabridge.data.records import iter_jsonl, write_built
+    from linguabridge.io import iter_jsonl, write_built
 
     out_dir = Path(out_dir)
     stats: dict = {"chats": len(chats)}

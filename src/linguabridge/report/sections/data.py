@@ -111,7 +111,7 @@ def _counts_part(title: str, label: str, stats, rel: str, show=lambda k: k) -> P
 # ------------------------------------------------------------------------------------------ web text
 def _scan_web_shards(run: RunData) -> dict:
     """Language-ID scores and characters per identified language from the kept/rejected shards."""
-    from linguabridge.data.records import iter_jsonl
+    from linguabridge.io import iter_jsonl
 
     scores: dict[str, list[float]] = defaultdict(list)
     chars = {"kept": defaultdict(int), "rejected": defaultdict(int)}

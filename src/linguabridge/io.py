@@ -1,0 +1,237 @@
+"""Files every stage reads and writes: JSONL(.gz/.zst) shards, atomic JSON, input expansion, asset tables.
+
+The bottom layer (it imports only :mod:`linguabridge.errors`), so any module may use it.
+
+Reading never stops on a bad line: malformed JSON or invalid UTF-8 becomes a :class:`Quarantined` item that
+names the file and line, so callers can count and keep it (one bad document never stops a million good ones).
+Writing is atomic: a temporary file renamed into place, so a kill never leaves a truncated file.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from linguabridge.errors import LinguabridgeError
+
+
+@dataclass
+class Quarantined:
+    """An input line that could not be parsed; kept with its location and the reason."""
+
+    path: str
+    line: int
+    reason: str
+    raw: str
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "line": self.line, "reason": self.reason, "raw": self.raw[:2000]}
+
+
+def open_text(path: str | Path, mode: str = "rt"):
+    """Open plain, ``.gz`` or ``.zst`` files by extension (text mode, UTF-8)."""
+    path = str(path)
+    if path.endswith(".gz"):
+        return (
+            gzip.open(path, mode, encoding="utf-8", errors="strict") if "t" in mode else gzip.open(path, mode)
+        )
+    if path.endswith(".zst"):
+        import zstandard
+
+        if "r" in mode:
+            raw = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"))
+        else:
+            raw = zstandard.ZstdCompressor().stream_writer(open(path, "wb"))
+        return io.TextIOWrapper(raw, encoding="utf-8") if "t" in mode else raw
+    return open(path, mode, encoding="utf-8") if "t" in mode else open(path, mode)
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict | Quarantined]]:
+    """Yield ``(line number, object)``, or a :class:`Quarantined` for lines that are not UTF-8 JSON objects."""
+    path = str(path)
+    opener = gzip.open if path.endswith(".gz") else open
+    if path.endswith(".zst"):
+        import zstandard
+
+        stream: Any = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"))
+        lines: Iterable[bytes] = io.BufferedReader(stream)
+    else:
+        stream = opener(path, "rb")
+        lines = stream
+    try:
+        for lineno, raw in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield (
+                    lineno,
+                    Quarantined(
+                        path, lineno, f"invalid UTF-8 at byte {exc.start}", raw.decode("utf-8", "replace")
+                    ),
+                )
+                continue
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield lineno, Quarantined(path, lineno, f"bad JSON: {exc.msg} at column {exc.colno}", text)
+                continue
+            if not isinstance(obj, dict):
+                yield lineno, Quarantined(path, lineno, "not a JSON object", text)
+                continue
+            yield lineno, obj
+    finally:
+        stream.close()
+
+
+class JsonlWriter:
+    """Write records to ``path`` atomically: a temporary file renamed into place on close.
+
+    A killed writer leaves only a ``.tmp`` file, which the next run overwrites, never a truncated shard.
+    Records are dicts or objects with ``to_json()`` (documents, :class:`Quarantined`).
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.with_name(self.path.name + ".tmp")
+        self._raw = open(self.tmp, "wb")  # noqa: SIM115 - closed in close()/abort()
+        if self.path.suffix == ".gz":
+            # No name and mtime 0 in the gzip header: identical content gives identical bytes (resume checks).
+            self._gz = gzip.GzipFile(filename="", mode="wb", compresslevel=6, fileobj=self._raw, mtime=0)
+            self._fh = io.TextIOWrapper(self._gz, encoding="utf-8")
+        else:
+            self._gz = None
+            self._fh = io.TextIOWrapper(self._raw, encoding="utf-8")
+        self.count = 0
+
+    def write(self, obj: Any) -> None:
+        if not isinstance(obj, dict):
+            obj = obj.to_json()
+        self._fh.write(json.dumps(obj, ensure_ascii=False, sort_keys=False) + "\n")
+        self.count += 1
+
+    def _close_all(self) -> None:
+        self._fh.close()  # closes the gzip stream, which does not close the raw file it was given
+        self._raw.close()
+
+    def close(self) -> None:
+        self._close_all()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self._close_all()
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> JsonlWriter:
+        return self
+
+    def __exit__(self, exc_type, *_):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write JSON atomically (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_output_shards(folder: str | Path, pattern: str = "*.jsonl.gz") -> list[dict]:
+    """Every record of a stage's output folder (e.g. ``kept/``), shards in order. For outputs we wrote, so an
+    unparseable line is an error rather than a quarantined record."""
+    out: list[dict] = []
+    for f in sorted(Path(folder).glob(pattern)):
+        for lineno, obj in iter_jsonl(f):
+            if isinstance(obj, Quarantined):
+                raise LinguabridgeError(
+                    f"{f}:{lineno}: {obj.reason}", "the output is damaged: rerun the stage"
+                )
+            out.append(obj)
+    return out
+
+
+def write_built(out_dir: str | Path, stem: str, records: Iterable, rejected: Iterable, stats: dict) -> None:
+    """A builder's outputs: ``<stem>.jsonl``, ``<stem>_rejected.jsonl`` (with reasons) and ``<stem>_stats.json``."""
+    out_dir = Path(out_dir)
+    with JsonlWriter(out_dir / f"{stem}.jsonl") as w:
+        for r in records:
+            w.write(r)
+    with JsonlWriter(out_dir / f"{stem}_rejected.jsonl") as w:
+        for r in rejected:
+            w.write(r)
+    write_json(out_dir / f"{stem}_stats.json", stats)
+
+
+def expand_inputs(
+    paths: Iterable[str | Path],
+    patterns: tuple[str, ...] = ("*.jsonl", "*.jsonl.gz", "*.jsonl.zst"),
+    accept=None,
+    kind: str | None = None,
+) -> list[Path]:
+    """Files named directly, plus matching files inside folders, in a stable order. Missing paths are errors.
+
+    ``accept`` (a predicate on paths) replaces ``patterns`` for formats recognised by more than a glob;
+    ``kind`` names them in the error for a folder with none.
+    """
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            if accept is None:
+                found = sorted(f for pat in patterns for f in p.rglob(pat))
+            else:
+                found = sorted(
+                    f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".") and accept(f)
+                )
+            if not found:
+                raise LinguabridgeError(
+                    f"{p}: folder has no {kind or '/'.join(patterns)} files", "point at the data files"
+                )
+            out.extend(found)
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise LinguabridgeError(
+                f"input not found: {p}", "check the path (relative paths are from the current directory)"
+            )
+    return out
+
+
+# ------------------------------------------------------------------------------------------ asset tables
+def parse_tsv(text: str) -> list[dict[str, str]]:
+    """Rows of a tab-separated table with a header row; blank lines and ``#`` comment lines are skipped.
+
+    No quoting: a ``"`` is an ordinary character (cells hold regex fragments and prompt text).
+    """
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    return list(csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+@cache
+def _asset_rows(name: str) -> tuple[dict[str, str], ...]:
+    text = resources.files("linguabridge").joinpath(f"assets/{name}").read_text(encoding="utf-8")
+    return tuple(parse_tsv(text))
+
+
+def read_asset_table(name: str) -> list[dict[str, str]]:
+    """Rows of a bundled table, ``name`` relative to ``assets/`` (e.g. ``"data/scripts.tsv"``).
+
+    Read once per process; each call returns fresh row dicts, so callers may change them.
+    """
+    return [dict(row) for row in _asset_rows(name)]
