@@ -8,13 +8,12 @@ or a few macrolanguage aliases (``cmn_Hani`` as FineWeb-2 spells Chinese). Per-l
 
 from __future__ import annotations
 
-import csv
 from dataclasses import asdict, dataclass
 from functools import cache
-from importlib import resources
 from typing import Literal
 
 from linguabridge.errors import UnknownLanguageError, did_you_mean
+from linguabridge.io import read_asset_table
 
 Tier = Literal["high", "low"]
 
@@ -79,9 +78,8 @@ class Language:
 @cache
 def _table() -> tuple[dict[str, Language], dict[str, str]]:
     """Languages by canonical code, and every accepted spelling (lower-case) -> canonical code."""
-    text = resources.files("linguabridge").joinpath("assets/languages.tsv").read_text(encoding="utf-8")
     by_code: dict[str, Language] = {}
-    for row in csv.DictReader(text.splitlines(), delimiter="\t"):
+    for row in read_asset_table("languages.tsv"):
         lang = Language(
             code=row["code"],
             iso639_1=row["iso639_1"] or None,

@@ -8,19 +8,12 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 
 from linguabridge.errors import LinguabridgeError
+from linguabridge.io import read_asset_table
 from linguabridge.languages import get_language
-
-
-def _read_table(name: str) -> list[dict[str, str]]:
-    text = resources.files("linguabridge").joinpath(f"assets/eval/{name}").read_text(encoding="utf-8")
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    return list(csv.DictReader(lines, delimiter="\t"))
 
 
 @dataclass(frozen=True)
@@ -33,7 +26,7 @@ class ScriptFacts:
 def _scripts() -> dict[str, ScriptFacts]:
     return {
         row["script_code"]: ScriptFacts(row["spaces"] == "yes", row["bleu_tokenize"])
-        for row in _read_table("scripts.tsv")
+        for row in read_asset_table("eval/scripts.tsv")
     }
 
 
@@ -48,7 +41,9 @@ def uses_spaces(lang: str) -> bool:
 
 @cache
 def _connectors() -> dict[str, tuple[str, str]]:
-    return {row["language"]: (row["cause"], row["effect"]) for row in _read_table("copa_connectors.tsv")}
+    return {
+        row["language"]: (row["cause"], row["effect"]) for row in read_asset_table("eval/copa_connectors.tsv")
+    }
 
 
 def copa_connectors(lang: str) -> dict[str, str]:
@@ -67,7 +62,7 @@ def copa_connectors(lang: str) -> dict[str, str]:
 def _qa_labels() -> dict[str, dict[str, str]]:
     return {
         row["language"]: {k: row[k] for k in ("context", "question", "answer")}
-        for row in _read_table("qa_literals.tsv")
+        for row in read_asset_table("eval/qa_literals.tsv")
     }
 
 
