@@ -26,8 +26,8 @@ from pathlib import Path
 from linguabridge.config import DataConfig, _codes
 from linguabridge.data.clean import clean
 from linguabridge.data.langid import get_identifier
-from linguabridge.data.records import read_records
 from linguabridge.data.segment import get_segmenter, words
+from linguabridge.io import read_output_shards
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_UDHR = ROOT.parent / "shared" / "data" / "udhr" / "udhr-articles-1-15.jsonl"
@@ -115,7 +115,7 @@ def paragraph_lid(records: list[dict], languages: set[str]) -> dict[str, dict]:
 
 
 def read_out(folder: Path) -> list[dict]:
-    return read_records(folder)
+    return read_output_shards(folder)
 
 
 def main(argv: list[str] | None = None) -> dict:
