@@ -8,8 +8,6 @@ A completed stage whose config changed is refused rather than silently reused.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
 import platform
@@ -24,6 +22,8 @@ from rich.console import Console
 from linguabridge.config import RunConfig
 from linguabridge.errors import LinguabridgeError
 from linguabridge.io import write_json
+from linguabridge.provenance import fingerprint as hash_facts
+from linguabridge.provenance import package_versions
 
 console = Console(stderr=True)
 MARKER = "_COMPLETE.json"
@@ -51,7 +51,7 @@ def fingerprint(cfg: RunConfig, keys: tuple[str, ...], upstream: tuple[str, ...]
         if isinstance(data.get(section), dict):
             data[section].pop(key, None)
     picked = {k: data[k] for k in keys} | {"seed": data["seed"], "upstream": list(upstream)}
-    return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
+    return hash_facts(picked)
 
 
 def stage_fingerprints(cfg: RunConfig, stages: list[Stage]) -> dict[str, str]:
@@ -144,8 +144,6 @@ def run_pipeline(
 
 
 def _write_run_facts(run_dir: Path, recipe_files: list[Path] | None = None) -> None:
-    import importlib.metadata as md
-
     facts = {
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -153,18 +151,9 @@ def _write_run_facts(run_dir: Path, recipe_files: list[Path] | None = None) -> N
         "recipe_files": [str(p) for p in recipe_files or []],
         "world_size": int(os.environ.get("WORLD_SIZE", "1")),
     }
-    for pkg in (
-        "linguabridge",
-        "torch",
-        "transformers",
-        "trl",
-        "accelerate",
-        "datasets",
-        "tokenizers",
-        "lm-eval",
-    ):
-        with contextlib.suppress(md.PackageNotFoundError):
-            facts[pkg] = md.version(pkg)
+    facts |= package_versions(
+        ("linguabridge", "torch", "transformers", "trl", "accelerate", "datasets", "tokenizers", "lm-eval")
+    )
     try:
         import torch
 

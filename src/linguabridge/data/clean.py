@@ -47,6 +47,7 @@ from linguabridge.data.records import Document, JsonlWriter, Quarantined, iter_j
 from linguabridge.data.segment import get_segmenter, rules_off
 from linguabridge.data.text import Analysis, normalise
 from linguabridge.data.thresholds import RulesBook
+from linguabridge.provenance import fingerprint
 
 UND = "und"  # language of documents rejected before language ID
 
@@ -292,8 +293,7 @@ def _fingerprint(files: list[Path], cfg: DataConfig, languages: list[str]) -> st
     ident = [[str(f.resolve()), f.stat().st_size] for f in files]
     assets = resources.files("linguabridge").joinpath("assets/data")
     tables = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(assets.iterdir(), key=str)}
-    blob = json.dumps([ident, fields, languages, tables, __version__], sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+    return fingerprint([ident, fields, languages, tables, __version__])
 
 
 def clean(

@@ -9,7 +9,6 @@ by tier, translation direction matrices, deltas against ``eval.baseline``) and `
 
 from __future__ import annotations
 
-import contextlib
 import json
 import platform
 from collections import defaultdict
@@ -18,16 +17,12 @@ from pathlib import Path
 from linguabridge.config import EvalConfig
 from linguabridge.eval.tasks import TaskSpec
 from linguabridge.io import write_json
+from linguabridge.provenance import package_versions
 
 
 def versions() -> dict:
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version()}
-    for pkg in ("linguabridge", "torch", "transformers", "lm-eval", "sacrebleu", "datasets", "vllm"):
-        with contextlib.suppress(md.PackageNotFoundError):
-            out[pkg] = md.version(pkg)
-    return out
+    packages = ("linguabridge", "torch", "transformers", "lm-eval", "sacrebleu", "datasets", "vllm")
+    return {"python": platform.python_version()} | package_versions(packages)
 
 
 def eval_heldout(model, tokens_dir: Path) -> list[dict]:

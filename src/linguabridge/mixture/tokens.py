@@ -15,7 +15,6 @@ The packed dataset and held-out reader live in :mod:`~linguabridge.mixture.packi
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import os
@@ -31,6 +30,7 @@ from linguabridge.mixture.encoding import ENCODE_BATCH, EncoderSpec, run_tasks, 
 from linguabridge.mixture.inventory import DEFAULT_KINDS, Inventory, iter_curated
 from linguabridge.mixture.packing import PackedDataset
 from linguabridge.mixture.shards import TokenIndex, heldout_documents, shard_path
+from linguabridge.provenance import fingerprint
 
 __all__ = ["PackedDataset", "heldout_documents", "load_index", "tokenize_documents"]
 
@@ -102,14 +102,16 @@ def _write_shard(task: tuple[str, int, list[tuple[str, str, str, str, bool]]]) -
 def _fingerprint(
     files: list[Path], spec: EncoderSpec, heldout: set[str], kinds: Iterable[str], per_shard: int
 ) -> str:
-    h = hashlib.sha256()
-    for f in files:
-        st = f.stat()
-        h.update(f"{f.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    h.update(spec.sha.encode())
-    h.update("\n".join(sorted(heldout)).encode())
-    h.update(f"{sorted(kinds)}{per_shard}".encode())
-    return h.hexdigest()[:16]
+    inputs = [[str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+    return fingerprint(
+        {
+            "inputs": inputs,
+            "tokenizer": spec.sha,
+            "heldout": sorted(heldout),
+            "kinds": sorted(kinds),
+            "docs_per_shard": per_shard,
+        }
+    )
 
 
 def _clear(out: Path) -> None:

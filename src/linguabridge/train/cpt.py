@@ -16,7 +16,6 @@ the stock Trainer (which keeps optimizer, scheduler, RNG and data position exact
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import time
@@ -28,6 +27,7 @@ from linguabridge.io import write_json
 from linguabridge.languages import get_language
 from linguabridge.mixture.plan import StagePlan
 from linguabridge.mixture.tokens import PackedDataset, heldout_documents
+from linguabridge.provenance import fingerprint
 from linguabridge.train.common import (
     AtomicCheckpointMixin,
     MetricsLog,
@@ -129,7 +129,7 @@ def layout_fingerprint(tokens_dir: Path, stage_plan: StagePlan, data: StageSeque
         "first": data[0]["input_ids"].tolist(),
         "last": data[len(data) - 1]["input_ids"].tolist(),
     }
-    return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return fingerprint(facts)
 
 
 def _guarded_languages(cfg: TrainConfig, heldout: dict) -> list[str]:

@@ -196,6 +196,7 @@ def balance_languages(
     its share goes to languages with room, exactly as the pretraining mixture does with tokens."""
     from linguabridge.config import MixtureConfig, MixtureStageConfig
     from linguabridge.mixture.plan import make_plan
+    from linguabridge.mixture.strategies import apportion
 
     by_lang: dict[str, list[dict]] = defaultdict(list)
     for conv in conversations:
@@ -209,7 +210,7 @@ def balance_languages(
     )
     full_plan = make_plan(mix, {lang: float(len(convs)) for lang, convs in by_lang.items()})
     plan = full_plan.stage("sft")
-    targets = _round_preserving_total({s.name: s.tokens for s in plan.sources}, total)
+    targets = apportion({s.name: s.tokens for s in plan.sources}, total)
     rng = random.Random(seed)
     out: list[dict] = []
     for lang, want in sorted(targets.items()):
@@ -229,15 +230,6 @@ def balance_languages(
         "notes": full_plan.notes,  # languages capped at max_epochs, shortfall redistributed
     }
     return out, report
-
-
-def _round_preserving_total(values: dict[str, float], total: int) -> dict[str, int]:
-    """Largest-remainder rounding, so the counts add up to ``total``."""
-    floors = {k: int(v) for k, v in values.items()}
-    short = total - sum(floors.values())
-    for k in sorted(values, key=lambda k: values[k] - floors[k], reverse=True)[: max(0, short)]:
-        floors[k] += 1
-    return floors
 
 
 # ---------------------------------------------------------------------------------------- decontamination
