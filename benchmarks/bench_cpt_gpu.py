@@ -121,7 +121,7 @@ def run_baseline(a, shape, tokens_dir, plan, out: Path) -> dict:
     import torch
     from transformers import Trainer, TrainingArguments
 
-    from linguabridge.mixture.tokens import PackedDataset
+    from linguabridge.mixture.packing import PackedDataset
 
     packed = PackedDataset(
         tokens_dir, plan, a.seq_len, 0, num_tokens=(a.steps + a.warmup) * a.micro_batch * a.seq_len

@@ -33,7 +33,7 @@ def build_shards(work: Path, tok) -> tuple[Path, dict]:
 
     from linguabridge.data.bitext import render_pairs
     from linguabridge.mixture.inventory import iter_curated, select_heldout
-    from linguabridge.mixture.tokens import tokenize_documents
+    from linguabridge.mixture.shard_writer import tokenize_documents
 
     demo = Path(str(resources.files("linguabridge").joinpath("assets/demo")))
     pairs = [json.loads(line) for line in (demo / "parallel.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -55,7 +55,7 @@ def layout_at_scale(work: Path, docs: int, tokens: float, seq_len: int) -> dict:
 
     from linguabridge.mixture.packing import PackedDataset
     from linguabridge.mixture.plan import SourcePlan, StagePlan
-    from linguabridge.mixture.shards import TokenIndex
+    from linguabridge.mixture.shard_reader import TokenIndex
 
     rng = np.random.default_rng(0)
     length = np.clip(rng.lognormal(6.0, 0.8, docs), 16, 32_000).astype(np.uint32)
@@ -115,8 +115,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     from linguabridge.config import ModelConfig, load_recipe
+    from linguabridge.mixture.packing import PackedDataset
     from linguabridge.mixture.plan import make_plan
-    from linguabridge.mixture.tokens import PackedDataset
     from linguabridge.models import build_tiny_qwen2
     from linguabridge.tokenizer import load_tokenizer
     from linguabridge.train.cpt import collate_packed

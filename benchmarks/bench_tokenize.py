@@ -71,7 +71,7 @@ def main() -> None:
 
     from tokenizers import Tokenizer
 
-    from linguabridge.mixture.tokens import tokenize_documents
+    from linguabridge.mixture.shard_writer import tokenize_documents
     from linguabridge.tokenizer import load_tokenizer
 
     tok = load_tokenizer("qwen2")

@@ -107,7 +107,7 @@ def test_metrics_hold_per_language_loss_tokens_heldout_and_throughput(trained, s
             < summary["tradeoff"]["languages"][lang]["start_loss"]
         )
     # tokens per language counted from the batches equal the labelled tokens the layout served
-    from linguabridge.mixture.tokens import PackedDataset
+    from linguabridge.mixture.packing import PackedDataset
 
     tokens, _ = setup
     data = PackedDataset(tokens, plan(12), SEQ, 0, num_tokens=12 * SEQ * MBS)

@@ -9,7 +9,7 @@ import pytest
 
 from linguabridge.config import load_recipe
 from linguabridge.errors import LinguabridgeError
-from linguabridge.mixture.tokens import PackedDataset
+from linguabridge.mixture.packing import PackedDataset
 from linguabridge.stages import load_plan, stage_mixture, stage_tokens
 from test_mixture_corpus import write_demo_corpus
 

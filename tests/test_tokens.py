@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from linguabridge.mixture.inventory import count_tokens, iter_curated, select_heldout
-from linguabridge.mixture.shards import TokenIndex, heldout_documents
-from linguabridge.mixture.tokens import load_index, tokenize_documents
+from linguabridge.mixture.shard_reader import TokenIndex, heldout_documents, load_index
+from linguabridge.mixture.shard_writer import tokenize_documents
 from test_mixture_corpus import write_demo_corpus
 
 

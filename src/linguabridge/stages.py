@@ -106,7 +106,7 @@ def load_plan(run_dir: Path):
 
 # ---------------------------------------------------------------------------------------------- tokens
 def stage_tokens(cfg: RunConfig, run_dir: Path) -> dict:
-    from linguabridge.mixture.tokens import tokenize_documents
+    from linguabridge.mixture.shard_writer import tokenize_documents
 
     m = cfg.mixture
     heldout = set(json.loads((run_dir / "mixture" / "heldout_ids.json").read_text()))

@@ -26,7 +26,7 @@ def versions() -> dict:
 
 
 def eval_heldout(model, tokens_dir: Path) -> list[dict]:
-    from linguabridge.mixture.tokens import heldout_documents
+    from linguabridge.mixture.shard_reader import heldout_documents
     from linguabridge.train.cpt import heldout_losses
 
     heldout = heldout_documents(tokens_dir)

@@ -1,7 +1,7 @@
 """Inventory: tokens per (source, language) of the curated data with the target tokenizer, and held-out ids.
 
 Documents are streamed from the curated JSONL shards (never all in memory) and tokenized in parallel
-(:mod:`linguabridge.mixture.encoding`). ``exact`` tokenizes every document. ``estimate`` tokenizes a seeded
+(:mod:`linguabridge.mixture.tokenizer_pool`). ``exact`` tokenizes every document. ``estimate`` tokenizes a seeded
 sample (every document whose id hashes below ``sample_rate``, plus the first documents of every cell so small
 cells are measured too) and scales each cell's tokens per byte to all its bytes: a ratio estimator, whose
 relative standard error is reported per row. Held-out documents are always counted exactly.
@@ -21,7 +21,7 @@ from linguabridge.data.records import to_document
 from linguabridge.errors import LinguabridgeError
 from linguabridge.io import Quarantined, expand_inputs, iter_jsonl, write_json
 from linguabridge.languages import canonical
-from linguabridge.mixture.encoding import EncoderSpec, encode_lengths, run_tasks
+from linguabridge.mixture.tokenizer_pool import EncoderSpec, encode_lengths, imap_with_tokenizer
 
 DEFAULT_KINDS = ("parallel", "knowledge", "synthetic")
 MIN_SAMPLE_DOCS = 32  # estimate mode: documents always tokenized per cell, so small cells get an estimate
@@ -202,7 +202,7 @@ def count_tokens(
         if texts:
             yield meta, texts
 
-    for meta, lengths in run_tasks(_count_task, tasks(), spec, workers):
+    for meta, lengths in imap_with_tokenizer(_count_task, tasks(), spec, workers):
         for (key, held, nbytes), n in zip(meta, lengths, strict=True):
             cell = cells[key]
             if held:

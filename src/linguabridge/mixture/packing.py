@@ -28,7 +28,7 @@ import numpy as np
 
 from linguabridge.errors import LinguabridgeError
 from linguabridge.mixture.plan import StagePlan
-from linguabridge.mixture.shards import TokenIndex, TokenStore
+from linguabridge.mixture.shard_reader import TokenIndex, TokenStore
 from linguabridge.mixture.strategies import apportion
 
 IGNORE = -100

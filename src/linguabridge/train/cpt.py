@@ -25,8 +25,9 @@ from linguabridge.config import TrainConfig
 from linguabridge.errors import ConfigError, LinguabridgeError
 from linguabridge.io import write_json
 from linguabridge.languages import get_language
+from linguabridge.mixture.packing import PackedDataset
 from linguabridge.mixture.plan import StagePlan
-from linguabridge.mixture.tokens import PackedDataset, heldout_documents
+from linguabridge.mixture.shard_reader import heldout_documents
 from linguabridge.provenance import fingerprint
 from linguabridge.train.common import (
     AtomicCheckpointMixin,

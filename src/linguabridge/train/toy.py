@@ -75,7 +75,7 @@ def build_tokens(
 ) -> Path:
     """Curated JSONL + held-out choice + token shards under ``work``; returns the tokens directory."""
     from linguabridge.mixture.inventory import iter_curated, select_heldout
-    from linguabridge.mixture.tokens import tokenize_documents
+    from linguabridge.mixture.shard_writer import tokenize_documents
 
     curated = write_curated(docs, work / "curated" / "docs.jsonl")
     heldout = select_heldout(list(iter_curated([curated])), heldout_per_language, seed)

@@ -7,6 +7,7 @@ bytes) and ``index.jsonl`` (the same rows with document ids, for people and tool
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,12 @@ from linguabridge.errors import LinguabridgeError
 
 def shard_path(tokens_dir: str | Path, shard: int) -> Path:
     return Path(tokens_dir) / f"shard-{shard:05d}.npy"
+
+
+def load_index(tokens_dir: str | Path) -> list[dict]:
+    """The index rows (with document ids), as written to ``index.jsonl``."""
+    with open(Path(tokens_dir) / "index.jsonl", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Fast tokenization for the inventory and the token shards: the Rust ``tokenizers`` backend, in processes.
+"""A pool of tokenizer processes for the inventory and the token shards: the Rust ``tokenizers`` backend.
 
 The Hugging Face wrapper (``tokenizer(texts)``) builds Python lists of dicts around every batch; the shards
 only need ids, so workers call the Rust tokenizer's ``encode_batch_fast`` directly. Work is spread over
@@ -128,7 +128,7 @@ def encode_lengths(texts: list[str]) -> list[int]:
     return out
 
 
-def run_tasks(fn: Callable, tasks: Iterable, spec: EncoderSpec, workers: int) -> Iterator:
+def imap_with_tokenizer(fn: Callable, tasks: Iterable, spec: EncoderSpec, workers: int) -> Iterator:
     """``fn(task)`` for every task, results in task order; ``workers > 1`` runs them in spawned processes
     with at most two tasks per worker in flight (the task iterator is consumed lazily)."""
     if workers <= 1:

@@ -1,4 +1,4 @@
-"""Token shards: curated documents -> flat token arrays + an index, in parallel, resumable per shard.
+"""Writing token shards: curated documents -> flat token arrays + an index, in parallel, resumable per shard.
 
 Documents are streamed in a stable order and cut into shards of ``docs_per_shard`` documents, so shard
 ``k`` always holds the same documents whatever the number of workers. Each worker tokenizes one shard with
@@ -9,8 +9,8 @@ keeps its finished shards: the next run re-reads the stream but sends only missi
 deleted, never mixed in. At the end the per-shard parts are merged into ``index.jsonl`` / ``index.npz``
 and ``inventory.json``.
 
-The packed dataset and held-out reader live in :mod:`~linguabridge.mixture.packing` and
-:mod:`~linguabridge.mixture.shards`; they are re-exported here for the training and evaluation code.
+Reading them back: :mod:`~linguabridge.mixture.shard_reader` (index, memory maps, held-out documents) and
+:mod:`~linguabridge.mixture.packing` (the packed training sequences).
 """
 
 from __future__ import annotations
@@ -26,13 +26,16 @@ import numpy as np
 
 from linguabridge.errors import LinguabridgeError
 from linguabridge.io import expand_inputs, write_json
-from linguabridge.mixture.encoding import ENCODE_BATCH, EncoderSpec, run_tasks, worker_eos, worker_tokenizer
 from linguabridge.mixture.inventory import DEFAULT_KINDS, Inventory, iter_curated
-from linguabridge.mixture.packing import PackedDataset
-from linguabridge.mixture.shards import TokenIndex, heldout_documents, shard_path
+from linguabridge.mixture.shard_reader import TokenIndex, shard_path
+from linguabridge.mixture.tokenizer_pool import (
+    ENCODE_BATCH,
+    EncoderSpec,
+    imap_with_tokenizer,
+    worker_eos,
+    worker_tokenizer,
+)
 from linguabridge.provenance import fingerprint
-
-__all__ = ["PackedDataset", "heldout_documents", "load_index", "tokenize_documents"]
 
 MANIFEST = "_shards.json"
 
@@ -160,7 +163,7 @@ def tokenize_documents(
                     yield str(out), shard, batch
                 batch = []
 
-    for _ in run_tasks(_write_shard, tasks(), spec, workers):
+    for _ in imap_with_tokenizer(_write_shard, tasks(), spec, workers):
         pass
     inventory = _merge(out, state["shards"], spec)
     inventory.write(out)
@@ -227,9 +230,3 @@ def _merge(out: Path, shards: int, spec: EncoderSpec) -> Inventory:
             | {k: int(v[c]) for k, v in sums.items()}
         )
     return Inventory("exact", rows, spec.name, spec.sha)
-
-
-def load_index(tokens_dir: str | Path) -> list[dict]:
-    """The index rows (with document ids), as written to ``index.jsonl``."""
-    with open(Path(tokens_dir) / "index.jsonl", encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh]
