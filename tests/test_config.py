@@ -60,6 +60,7 @@ def test_unknown_language_in_recipe(tmp_path):
     [
         ("cpt_stage1:\n  optm: {}\n", [], "did you mean 'optim'"),
         ("languages: [klingon]\n", [], "unknown language code 'klingon'"),
+        ("data:\n  synthetic: {concurrency: 4}\n", [], "'data.synthetic' has moved -- write it as 'synthetic'"),
         (None, [], "recipe file not found"),
     ],
 )

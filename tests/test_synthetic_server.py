@@ -268,9 +268,9 @@ def test_killed_run_resumes_without_resending(tmp_path, in_process_answer):
     words = tmp_path / "words.txt"
     words.write_text("river\nlantern\nharvest\ncompass\norchard\n", encoding="utf-8")
     sets = [
-        "data.synthetic.max_tokens=8",
-        "data.synthetic.concurrency=2",
-        "data.synthetic.api_key_env=LB_NONE",
+        "synthetic.max_tokens=8",
+        "synthetic.concurrency=2",
+        "synthetic.api_key_env=LB_NONE",
     ]
     cmd = [sys.executable, "-m", "linguabridge.cli.main", "data", "synth", "--out", str(out), "--languages",
            "eng_Latn", "--family", "story,explanation", "--n", "16", "--endpoint", server.url, "--model", "tiny",
@@ -291,11 +291,9 @@ def test_killed_run_resumes_without_resending(tmp_path, in_process_answer):
         assert len(answered - stored) <= 2  # at most the requests in flight when it died (concurrency 2)
 
         before = len(server.log)
-        from linguabridge.config import DataConfig, apply_overrides
+        from linguabridge.config import RunConfig, apply_overrides
 
-        syn = DataConfig.model_validate(
-            apply_overrides({}, [f"synthetic.{s.split('.', 2)[2]}" for s in sets])
-        ).synthetic.model_copy(update={"endpoint": server.url, "model": "tiny", "n_per_language": 16,
+        syn = RunConfig.model_validate(apply_overrides({}, sets)).synthetic.model_copy(update={"endpoint": server.url, "model": "tiny", "n_per_language": 16,
                                        "families": ["story", "explanation"],
                                        "keyword_files": {"eng_Latn": str(words)}})  # fmt: skip
         stats = run_synthetic(syn, ["eng_Latn"], out, seed=0)

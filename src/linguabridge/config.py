@@ -20,9 +20,13 @@ from linguabridge.languages import canonical, marco_languages
 
 
 class StrictModel(BaseModel):
-    """Base for every config section: unknown keys are errors, assignments are validated."""
+    """Base for every config section: unknown keys are errors; assignments and defaults are validated.
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    Defaults go through the validators too, so ``RunConfig().languages`` is the expanded Marco list, exactly
+    as if a recipe had written ``languages: [marco]``.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True)
 
 
 def _codes(values: list[str]) -> list[str]:
@@ -149,8 +153,6 @@ class DataConfig(StrictModel):
 
     inputs: list[str] = ["demo"]
     parallel: list[str] = ["demo"]
-    sft: list[str] = ["demo"]
-    languages: list[str] = Field(default_factory=lambda: ["marco"])
     min_words: int = 50  # Gopher minimum of words per document (segmented for scripts without spaces)
     max_words: int = 100_000  # Gopher maximum
     lid_backend: str = "py3langid"  # or "fasttext:/path/lid.176.bin" (also GlotLID's model.bin)
@@ -172,11 +174,8 @@ class DataConfig(StrictModel):
     )  # files of domains / patterns; default list always on
     parallel_templates: str = "ABCDEFGHIJK"
     bitext: BitextConfig = BitextConfig()  # parallel-text filters, balancing, rendering
-    synthetic: SyntheticConfig = SyntheticConfig()  # synthetic generation (`data synth`)
     workers: int = 1  # local processes (one shard per input file)
     executor: Literal["local", "ray"] = "local"  # ray: one task per shard on the cluster RAY_ADDRESS names
-
-    _canon = field_validator("languages")(classmethod(lambda cls, v: _codes(v)))
 
 
 # --------------------------------------------------------------------------------------------- mixture
@@ -302,7 +301,7 @@ class LoraConfig(StrictModel):
 
 
 class SFTDataConfig(StrictModel):
-    """How the SFT set is built (train/sft_data.py): the chats of ``data.sft`` plus these builders."""
+    """How the SFT set is built (train/sft_data.py): the chats of ``conversations`` plus these builders."""
 
     translation_pairs: int = 0  # instructions made from filtered bitext (data/parallel/kept); 0 = none
     both_directions: bool = True  # each pair also as tgt -> src
@@ -440,6 +439,8 @@ class RunConfig(StrictModel):
     model: ModelConfig = ModelConfig()
     tokenizer: TokenizerConfig = TokenizerConfig()
     data: DataConfig = DataConfig()
+    synthetic: SyntheticConfig = SyntheticConfig()  # synthetic generation (`data synth`)
+    conversations: list[str] = ["demo"]  # chat JSONL files SFT and DPO build from (demo = the bundled chats)
     mixture: MixtureConfig = MixtureConfig()
     cpt_stage1: TrainConfig = TrainConfig(init_from="base", mixture_stage="stage1")
     cpt_stage2: TrainConfig = TrainConfig(init_from="cpt_stage1", mixture_stage="stage2")
@@ -575,6 +576,14 @@ def _field_names(loc: tuple) -> list[str]:
     return list(getattr(model, "model_fields", {}))
 
 
+# Keys older recipes used, and where they live now (the error names the new place).
+MOVED_KEYS = {
+    "data.sft": "conversations",
+    "data.synthetic": "synthetic",
+    "data.languages": "languages (top level; data.languages was never read)",
+}
+
+
 def validate_recipe(data: dict, files: list[Path] | None = None) -> RunConfig:
     """Validate a merged recipe dict; the first problem becomes a one-line :class:`ConfigError`."""
     files = files or []
@@ -586,14 +595,12 @@ def validate_recipe(data: dict, files: list[Path] | None = None) -> RunConfig:
         dotted = ".".join(str(p) for p in loc) or "<recipe>"
         where = _yaml_line(files, loc)
         if err["type"] == "extra_forbidden":
+            if dotted in MOVED_KEYS:
+                raise ConfigError(f"{where}: {dotted!r} has moved", f"write it as {MOVED_KEYS[dotted]!r}") from None
             hint = did_you_mean(str(loc[-1]), _field_names(loc)) or "remove it"
             raise ConfigError(f"{where}: unknown key {dotted!r}", hint) from None
         msg = err["msg"].removeprefix("Value error, ")
         raise ConfigError(f"{where}: {dotted}: {msg}", "fix the value in the recipe or with --set") from None
-    except Exception as exc:  # e.g. UnknownLanguageError raised inside a validator
-        if hasattr(exc, "hint"):
-            raise
-        raise
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> RunConfig:

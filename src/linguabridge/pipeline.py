@@ -8,6 +8,7 @@ A completed stage whose config changed is refused rather than silently reused.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import platform
@@ -33,7 +34,7 @@ MARKER = "_COMPLETE.json"
 class Stage:
     name: str
     run: Callable[[RunConfig, Path], dict]
-    config_keys: tuple[str, ...]  # the config sections this stage's result depends on
+    config_keys: tuple[str, ...]  # config sections ("data") or single keys ("eval.data_dir") its result depends on
     after: tuple[str, ...] = ()
     clean_on_retry: bool = True  # data stages restart from scratch; training stages keep checkpoints
     distributed: bool = False  # every process of a torchrun/accelerate launch runs it (training stages)
@@ -41,24 +42,35 @@ class Stage:
 
 
 # Settings that change how fast a stage runs, not what it produces: not part of the fingerprint.
-_NOT_FINGERPRINTED = {("data", "workers"), ("mixture", "workers")}
+NOT_FINGERPRINTED = ("data.workers", "mixture.workers", "synthetic.concurrency")
 
 
-def fingerprint(cfg: RunConfig, keys: tuple[str, ...], upstream: tuple[str, ...] = ()) -> str:
-    """Hash of the config sections a stage depends on, the seed and its upstream stages' fingerprints."""
-    data = cfg.model_dump(mode="json")
-    for section, key in _NOT_FINGERPRINTED:
-        if isinstance(data.get(section), dict):
-            data[section].pop(key, None)
-    picked = {k: data[k] for k in keys} | {"seed": data["seed"], "upstream": list(upstream)}
+def _pick(data: dict, dotted: str):
+    for part in dotted.split("."):
+        data = data[part]
+    return data
+
+
+def fingerprint(config: RunConfig | dict, keys: tuple[str, ...], upstream: tuple[str, ...] = ()) -> str:
+    """Hash of the config keys a stage depends on, the seed and its upstream stages' fingerprints.
+
+    ``config`` is a :class:`RunConfig` or its JSON dump (the table test perturbs dumps key by key).
+    """
+    data = config.model_dump(mode="json") if isinstance(config, RunConfig) else copy.deepcopy(config)
+    for dotted in NOT_FINGERPRINTED:
+        section, _, key = dotted.rpartition(".")
+        parent = _pick(data, section)
+        if isinstance(parent, dict):
+            parent.pop(key, None)
+    picked = {k: _pick(data, k) for k in keys} | {"seed": data["seed"], "upstream": list(upstream)}
     return hash_facts(picked)
 
 
-def stage_fingerprints(cfg: RunConfig, stages: list[Stage]) -> dict[str, str]:
+def stage_fingerprints(config: RunConfig | dict, stages: list[Stage]) -> dict[str, str]:
     """Every stage's fingerprint, chained through ``after`` so a change upstream invalidates what follows."""
     fps: dict[str, str] = {}
     for stage in stages:
-        fps[stage.name] = fingerprint(cfg, stage.config_keys, tuple(fps[d] for d in stage.after if d in fps))
+        fps[stage.name] = fingerprint(config, stage.config_keys, tuple(fps[d] for d in stage.after if d in fps))
     return fps
 
 

@@ -175,7 +175,7 @@ def stage_cpt(name: str):
 def _conversations(cfg: RunConfig) -> list[dict]:
     from linguabridge.train.post import load_conversations
 
-    return load_conversations(resolve_inputs(cfg.data.sft, "sft.jsonl"))
+    return load_conversations(resolve_inputs(cfg.conversations, "sft.jsonl"))
 
 
 def stage_sft(cfg: RunConfig, run_dir: Path) -> dict:
@@ -266,7 +266,7 @@ STAGES: list[Stage] = [
     Stage(
         "sft",
         stage_sft,
-        ("model", "tokenizer", "sft", "data"),
+        ("model", "tokenizer", "sft", "conversations", "eval.data_dir"),  # decontaminated against eval data
         ("cpt_stage2",),
         clean_on_retry=False,
         distributed=True,
@@ -274,7 +274,7 @@ STAGES: list[Stage] = [
     Stage(
         "dpo",
         stage_dpo,
-        ("model", "tokenizer", "dpo", "data"),
+        ("model", "tokenizer", "dpo", "conversations"),
         ("sft",),
         clean_on_retry=False,
         distributed=True,

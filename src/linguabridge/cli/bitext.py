@@ -129,7 +129,7 @@ def synth_cmd(
 
     Resumable: every request is keyed by a hash of (prompt, params, model) and cached in OUT/cache.sqlite, so a
     rerun after a crash sends only what is missing. The API key is read from $OPENAI_API_KEY (or
-    data.synthetic.api_key_env) and never logged. Outputs failing the checks (language, length, refusals,
+    synthetic.api_key_env) and never logged. Outputs failing the checks (language, length, refusals,
     duplicates) are kept in rejected/ with their reason."""
     from linguabridge.config import SyntheticConfig
     from linguabridge.data.synthetic import run_synthetic
@@ -150,7 +150,7 @@ def synth_cmd(
         update["keyword_files"] = dict(pairs)
     if corpus:
         update["keyword_corpus"] = [str(c) for c in corpus]
-    syn = SyntheticConfig.model_validate(cfg.data.synthetic.model_dump() | update)
+    syn = SyntheticConfig.model_validate(cfg.synthetic.model_dump() | update)
     langs = languages.split(",") if languages else (syn.languages or cfg.languages)
     samples = [str(p) for p in fewshot_samples] if fewshot_samples else syn.fewshot_samples
     stats = run_synthetic(syn, langs, out_dir, cfg.seed if seed is None else seed,
