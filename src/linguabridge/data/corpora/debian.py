@@ -81,14 +81,12 @@ def _tool(name: str) -> str:
     return path
 
 
-def _run(cmd: list[str], cwd: Path | None = None) -> str:
+def _run(cmd: list[str], cwd: Path | None = None, hint: str = "rerun; the cache keeps what finished") -> str:
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise LinguabridgeError(
-            f"`{' '.join(cmd)}` failed: {last}",
-            "check the package name with `apt-cache policy NAME` (run `apt-get update` if the lists are empty)",
-        )
+        lines = proc.stderr.strip().splitlines() or ["no output"]
+        said = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
+        raise LinguabridgeError(f"`{' '.join(cmd)}` failed: {said}", hint)
     return proc.stdout
 
 
@@ -123,7 +121,11 @@ def _fetch_one(name: str, version: str | None, cache_dir: Path) -> Package:
     staging = debs / f".download-{name}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    _run([apt, "download", f"{name}={version}" if version else name], cwd=staging)
+    _run(
+        [apt, "download", f"{name}={version}" if version else name],
+        cwd=staging,
+        hint="check the name and version with `apt-cache policy NAME` (after `apt-get update` if it knows none)",
+    )
     found = sorted(staging.glob("*.deb"))
     if len(found) != 1:
         raise LinguabridgeError(f"apt-get download {name} gave {len(found)} .deb files", "rerun the command")
@@ -135,11 +137,16 @@ def _fetch_one(name: str, version: str | None, cache_dir: Path) -> Package:
     deb = debs / found[0].name
     found[0].replace(deb)
     staging.rmdir()
-    pkg_version = fields.get("Version", version or "unknown")
+    pkg_version = fields.get("Version", "unknown")
+    if version and pkg_version != version:
+        raise LinguabridgeError(
+            f"apt-get download {name}={version} gave version {pkg_version}", "check the pinned version"
+        )
     root = Path("pkgs") / f"{name}_{pkg_version}".replace(":", "%3a")  # epochs ("1:2.3") are not path-safe
     target = cache_dir / root
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)  # dpkg-deb creates the folder, not its parents
     _run([dpkg, "-x", str(deb), str(tmp)])
     shutil.rmtree(target, ignore_errors=True)
     tmp.replace(target)  # only a complete extraction gets the final name

@@ -13,7 +13,7 @@ real noise, for ``bitext filter`` to judge. What is changed or left out, every c
 - ``context_ambiguous``: a ``msgid`` the catalogue translates differently under different ``msgctxt``
   (``"Open"`` the verb and the adjective): the English side alone cannot say which translation it is.
 - ``untranslated``: an empty ``msgstr``, or one equal to the ``msgid`` (the program shows English).
-- ``no_text``: a ``msgid`` without a letter (``"%s: %s"``, ``"---"``).
+- ``no_text``: a ``msgid`` without a letter outside its placeholders (``"%d%%"``, ``"---"``).
 - ``duplicate``: a pair already written for this language (the same string in several programs).
 - GTK mnemonics (``_Open``, ``打开(_O)``) are removed in GTK/GLib domains: toolkit markup that the user
   never sees and that differs between languages by design.
@@ -42,6 +42,8 @@ _MNEMONIC = re.compile(r"(?<![\w_])_(?=[^\W_])|(?<=[^\W_])_(?=[^\W_])")
 _OPTION_LINE = re.compile(r"^\s*-")
 _SPACE = re.compile(r"\s+")
 _LETTER = re.compile(r"[^\W\d_]")
+# printf (%s, %3$d, %'.2f, %(name)s), brace ({0}, {name}) and GLib (%" G_GINT64_FORMAT) placeholders
+_PLACEHOLDER = re.compile(r"%(?:\(\w+\)|\d+\$)?[-#0 +'I]*\d*(?:\.\d+)?(?:hh|ll|[hlLqjzt])?[a-zA-Z%]|\{[^{}]*\}")
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ def read_catalogue(path: str | Path) -> CatalogueRead:
         if not string or string == msg.id:
             skipped["untranslated"] += 1
             continue
-        if not _LETTER.search(msg.id):
+        if not _LETTER.search(_PLACEHOLDER.sub("", msg.id)):
             skipped["no_text"] += 1
             continue
         raw[(msg.context, msg.id)] = string
