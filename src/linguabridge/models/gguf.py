@@ -127,7 +127,10 @@ def convert_gguf(gguf_path: str | Path, cache_dir: str | Path) -> tuple[Path, di
             **_versions(),
         }
         (tmp / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        shutil.rmtree(target, ignore_errors=True)
+        if (target / RECORD).is_file():  # another process finished the same conversion first: keep its copy
+            shutil.rmtree(tmp, ignore_errors=True)
+            return target, json.loads((target / RECORD).read_text(encoding="utf-8"))
+        shutil.rmtree(target, ignore_errors=True)  # a folder left without a record is incomplete
         os.replace(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
