@@ -627,3 +627,11 @@ def builtin_recipe(name: str) -> Path:
     if repo.is_file():
         return repo
     raise ConfigError(f"no built-in recipe {name!r}", "pass a path to a recipe YAML file")
+
+
+def resolve_recipe(path: str) -> Path:
+    """A recipe path as given, or the file of a built-in recipe named ``demo`` / ``marco``."""
+    p = Path(path)
+    if not p.exists() and "/" not in path and not path.endswith((".yaml", ".yml")):
+        p = builtin_recipe(path)
+    return p

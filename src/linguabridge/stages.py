@@ -7,14 +7,30 @@ clean (``data``) -> plan (``mixture``) -> tokenize (``tokens``) -> ``cpt_stage1`
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from linguabridge.config import RunConfig, TrainConfig
 from linguabridge.errors import LinguabridgeError
 from linguabridge.io import write_json
-from linguabridge.pipeline import Stage
 
 DEMO_ASSETS = "assets/demo"
+
+
+@dataclass
+class Stage:
+    """One step of the pipeline: what it runs, what its result depends on, how it restarts."""
+
+    name: str
+    run: Callable[[RunConfig, Path], dict]
+    config_keys: tuple[
+        str, ...
+    ]  # config sections ("data") or single keys ("eval.data_dir") its result depends on
+    after: tuple[str, ...] = ()
+    clean_on_retry: bool = True  # data stages restart from scratch; training stages keep checkpoints
+    distributed: bool = False  # every process of a torchrun/accelerate launch runs it (training stages)
+    always: bool = False  # cheap and derived from the others (report): rerun every time
 
 
 def resolve_inputs(paths: list[str], demo_file: str) -> list[Path]:

@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from linguabridge.cli import chat, data, evaluate, mix, report, train
-from linguabridge.cli.common import SetOpt, load_cli_recipe, out, resolve_recipe_path
-from linguabridge.errors import LinguabridgeError, did_you_mean
+from linguabridge.cli.common import SetOpt, out
+from linguabridge.errors import LinguabridgeError
 
 app = typer.Typer(
     help="Extend an LLM to many more languages: curate data, plan the mixture, continually pretrain "
@@ -65,21 +65,10 @@ def run(
     set_: SetOpt = None,
 ) -> None:
     """Run the whole pipeline from a recipe; completed stages are skipped, an interrupted run resumes."""
-    from linguabridge.config import recipe_files
-    from linguabridge.pipeline import run_pipeline
-    from linguabridge.stages import STAGE_NAMES, STAGES
+    from linguabridge.pipeline import run_recipe
 
-    cfg = load_cli_recipe(recipe, set_)
-    stages = only.split(",") if only else None
-    for s in stages or []:
-        if s not in STAGE_NAMES:
-            raise LinguabridgeError(
-                f"unknown stage {s!r}", did_you_mean(s, STAGE_NAMES) or f"stages: {', '.join(STAGE_NAMES)}"
-            )
-    run_pipeline(
-        cfg, out_dir, STAGES, only=stages, force=force, recipe_files=recipe_files(resolve_recipe_path(recipe))
-    )
-    out.print(f"report: {out_dir / 'report' / 'index.html'}")
+    index = run_recipe(recipe, out_dir, only=only.split(",") if only else None, force=force, overrides=set_)
+    out.print(f"report: {index}")
 
 
 @app.command()
