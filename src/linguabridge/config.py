@@ -474,30 +474,91 @@ def _deep_merge(base: dict, top: dict) -> dict:
     return out
 
 
-def _read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> tuple[dict, list[Path]]:
-    """Read a recipe with its ``inherit`` chain; returns the merged dict and every file read (in order)."""
-    path = path.resolve()
-    if path in _seen:
-        raise ConfigError(f"{path}: inherit cycle", "remove the circular 'inherit' entry")
-    if not path.is_file():
-        raise ConfigError(f"recipe file not found: {path}", "check the path (recipes live in recipes/)")
+class _RecipeLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` that refuses a key written twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: set = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if isinstance(key, (dict, list)) or key == "<<":  # unhashable keys fail later; merge keys
+                    continue
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} is written twice in one section", key_node.start_mark
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _parse_yaml(text: str, where: str, lines: bool = True):
+    """Parse recipe YAML; a syntax error becomes a one-line ConfigError at ``where:line`` (no file content)."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return yaml.load(text, Loader=_RecipeLoader)  # noqa: S506 -- _RecipeLoader is a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(
-            f"{where}: invalid YAML ({getattr(exc, 'problem', exc)})", "fix the YAML syntax"
-        ) from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a recipe must be a mapping of sections", "see recipes/demo/run.yaml")
+        at = f"{where}:{mark.line + 1}" if mark is not None and lines else where
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError(f"{at}: invalid YAML ({problem})", "fix the YAML syntax") from None
+
+
+def _recipe_roots(top: Path) -> list[Path]:
+    """Folders an ``inherit`` may read from: the top recipe's folder, the built-in recipes, and any folder
+    listed in ``$LINGUABRIDGE_RECIPE_ROOTS`` (``os.pathsep``-separated) -- never the rest of the machine."""
+    import os
+
+    roots = [top.parent, Path(__file__).resolve().parents[2] / "recipes"]
+    roots += [Path(p).resolve() for p in os.environ.get("LINGUABRIDGE_RECIPE_ROOTS", "").split(os.pathsep) if p]
+    return roots
+
+
+def _inherited_paths(raw: dict, path: Path, top: Path) -> list[Path]:
     parents = raw.pop("inherit", []) or []
     if isinstance(parents, str):
         parents = [parents]
+    if not isinstance(parents, list) or not all(isinstance(p, str) and p for p in parents):
+        raise ConfigError(f"{path}: 'inherit' must be a path or a list of paths", "e.g. inherit: [mixture.yaml]")
+    out = []
+    roots = _recipe_roots(top)
+    for parent in parents:
+        target = (path.parent / parent).resolve()
+        if target.suffix not in (".yaml", ".yml"):
+            raise ConfigError(f"{path}: inherit {parent!r} is not a .yaml recipe", "inherit recipe files only")
+        if not any(target.is_relative_to(root.resolve()) for root in roots):
+            raise ConfigError(
+                f"{path}: inherit {parent!r} is outside the recipe's folder {top.parent}",
+                "move it into that folder, or allow its folder with LINGUABRIDGE_RECIPE_ROOTS=/path/to/folder",
+            )
+        out.append(target)
+    return out
+
+
+def _read_yaml(path: Path, _seen: tuple[Path, ...] = (), _top: Path | None = None) -> tuple[dict, list[Path]]:
+    """Read a recipe with its ``inherit`` chain; returns the merged dict and every file read (in order)."""
+    path = path.resolve()
+    top = _top or path
+    if path in _seen:
+        raise ConfigError(f"{path}: inherit cycle", "remove the circular 'inherit' entry")
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder, not a recipe file", f"pass a file, e.g. {path / 'run.yaml'}")
+    if not path.is_file():
+        raise ConfigError(f"recipe file not found: {path}", "check the path (recipes live in recipes/)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start})", "a recipe is a YAML text file saved as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})", "check the file's permissions") from None
+    raw = _parse_yaml(text, str(path)) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a recipe must be a mapping of sections", "see recipes/demo/run.yaml")
     merged: dict = {}
     files: list[Path] = []
-    for parent in parents:
-        data, read = _read_yaml(path.parent / parent, _seen + (path,))
+    for parent in _inherited_paths(raw, path, top):
+        data, read = _read_yaml(parent, _seen + (path,), top)
         merged = _deep_merge(merged, data)
         files.extend(read)
     files.append(path)
@@ -513,7 +574,8 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
                 f"override {item!r} has no '='",
                 "write it as section.key=value, e.g. cpt_stage1.optim.lr=2e-5",
             )
-        key, _, value = item.partition("=")
+        key, _, text = item.partition("=")
+        value = _parse_yaml(text, f"--set {item!r}", lines=False)
         parts = key.strip().split(".")
         node: Any = data
         for i, part in enumerate(parts):
@@ -525,12 +587,12 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
                         "use 0-based indices",
                     )
                 if last:
-                    node[int(part)] = yaml.safe_load(value)
+                    node[int(part)] = value
                 else:
                     node = node[int(part)]
             elif isinstance(node, dict):
                 if last:
-                    node[part] = yaml.safe_load(value)
+                    node[part] = value
                 else:
                     node = node.setdefault(part, {})
             else:

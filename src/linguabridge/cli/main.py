@@ -89,8 +89,11 @@ def main() -> None:
     try:
         app()
     except LinguabridgeError as exc:
+        from rich.markup import escape
+
+        # escaped: messages quote user text and examples such as "[mixture.yaml]" that rich would eat as markup
         Console(stderr=True).print(
-            f"[red]error:[/red] {exc.message}" + (f" -- {exc.hint}" if exc.hint else ""),
+            f"[red]error:[/red] {escape(exc.message)}" + (f" -- {escape(exc.hint)}" if exc.hint else ""),
             highlight=False,
             soft_wrap=True,
         )
