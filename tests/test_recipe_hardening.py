@@ -80,3 +80,15 @@ def test_cli_prints_brackets_of_the_hint_and_exits_2(tmp_path):
     assert "Traceback" not in proc.stderr
     assert "e.g. inherit: [mixture.yaml]" in proc.stderr  # rich markup does not eat the example
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_out_naming_a_file_is_one_line_error(tmp_path):
+    blocker = _write(tmp_path, "a-file", "x")
+    proc = subprocess.run(
+        [sys.executable, "-m", "linguabridge.cli.main", "run", "demo", "--out", str(blocker), "--only", "data"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert f"cannot use {blocker}" in proc.stderr

@@ -194,8 +194,10 @@ def load_tokenizer(name_or_path: str = "qwen2", trust_remote_code: bool = False)
 
     try:
         return copy.deepcopy(_load_cached(name_or_path, trust_remote_code))
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: remote code refused, or no tokenizer files to read
+        hint = "use 'qwen2' (built offline) or a local directory with tokenizer.json; hub names need network"
+        if "trust_remote_code" in str(exc):
+            hint = "this tokenizer ships its own Python code: only if you trust it, set model.trust_remote_code: true"
         raise LinguabridgeError(
-            f"cannot load tokenizer {name_or_path!r}: {str(exc).splitlines()[0]}",
-            "use 'qwen2' (built offline) or a local directory with tokenizer.json; hub names need network",
+            f"cannot load tokenizer {name_or_path!r}: {str(exc).strip().splitlines()[0]}", hint
         ) from None

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from linguabridge.cli import chat, data, evaluate, mix, report, train
@@ -89,8 +90,6 @@ def main() -> None:
     try:
         app()
     except LinguabridgeError as exc:
-        from rich.markup import escape
-
         # escaped: messages quote user text and examples such as "[mixture.yaml]" that rich would eat as markup
         Console(stderr=True).print(
             f"[red]error:[/red] {escape(exc.message)}" + (f" -- {escape(exc.hint)}" if exc.hint else ""),
@@ -98,6 +97,23 @@ def main() -> None:
             soft_wrap=True,
         )
         sys.exit(2)
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        # a path the user gave cannot be used (an --out that is a file, a read-only folder, a full disk)
+        Console(stderr=True).print(
+            f"[red]error:[/red] cannot use {escape(str(exc.filename))}: {escape(_os_problem(exc))} "
+            "-- give a path you can write to (for --out: a folder, new or existing)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(2)
+
+
+def _os_problem(exc: OSError) -> str:
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        return "a file is in the way where a folder is needed"
+    return exc.strerror or type(exc).__name__
 
 
 if __name__ == "__main__":
