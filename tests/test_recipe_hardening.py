@@ -92,3 +92,25 @@ def test_out_naming_a_file_is_one_line_error(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert f"cannot use {blocker}" in proc.stderr
+
+
+def test_missing_optional_dependency_names_its_extra(tmp_path):
+    from linguabridge.errors import extra_for
+
+    assert [extra_for(m) for m in ("torch", "lm_eval", "kenlm", "datasketch", "no_such_module")] == [
+        "train",
+        "eval",
+        "data",
+        "data",
+        None,
+    ]
+    code = (
+        "import sys; sys.modules['torch'] = None\n"  # as if only [data] were installed
+        "sys.argv = ['linguabridge', 'eval', '--model', 'tiny-qwen2', '--tasks', 'heldout_bpb', "
+        f"'--out', {str(tmp_path / 'ev')!r}]\n"
+        "from linguabridge.cli.main import main; main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert "needs 'torch', which is not installed -- pip install 'linguabridge[train]'" in proc.stderr

@@ -90,30 +90,35 @@ def main() -> None:
     try:
         app()
     except LinguabridgeError as exc:
-        # escaped: messages quote user text and examples such as "[mixture.yaml]" that rich would eat as markup
-        Console(stderr=True).print(
-            f"[red]error:[/red] {escape(exc.message)}" + (f" -- {escape(exc.hint)}" if exc.hint else ""),
-            highlight=False,
-            soft_wrap=True,
-        )
-        sys.exit(2)
+        _fail(exc.message, exc.hint)
+    except ModuleNotFoundError as exc:  # an optional dependency of this command is missing
+        from linguabridge.errors import extra_for
+
+        module = (exc.name or "").split(".")[0]
+        extra = extra_for(module)
+        if extra is None:
+            raise
+        _fail(f"this command needs {module!r}, which is not installed", f"pip install 'linguabridge[{extra}]'")
     except OSError as exc:
         if exc.filename is None:
             raise
         # a path the user gave cannot be used (an --out that is a file, a read-only folder, a full disk)
-        Console(stderr=True).print(
-            f"[red]error:[/red] cannot use {escape(str(exc.filename))}: {escape(_os_problem(exc))} "
-            "-- give a path you can write to (for --out: a folder, new or existing)",
-            highlight=False,
-            soft_wrap=True,
+        problem = (
+            "a file is in the way where a folder is needed"
+            if isinstance(exc, (FileExistsError, NotADirectoryError))
+            else exc.strerror or type(exc).__name__
         )
-        sys.exit(2)
+        _fail(
+            f"cannot use {exc.filename}: {problem}",
+            "give a path you can write to (for --out: a folder, new or existing)",
+        )
 
 
-def _os_problem(exc: OSError) -> str:
-    if isinstance(exc, (FileExistsError, NotADirectoryError)):
-        return "a file is in the way where a folder is needed"
-    return exc.strerror or type(exc).__name__
+def _fail(message: str, hint: str | None) -> None:
+    # escaped: messages quote user text and hints such as "[mixture.yaml]" that rich would eat as markup
+    text = f"[red]error:[/red] {escape(message)}" + (f" -- {escape(hint)}" if hint else "")
+    Console(stderr=True).print(text, highlight=False, soft_wrap=True)
+    sys.exit(2)
 
 
 if __name__ == "__main__":
