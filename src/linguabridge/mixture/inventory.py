@@ -20,7 +20,7 @@ from pathlib import Path
 
 from linguabridge.data.records import to_document
 from linguabridge.errors import LinguabridgeError
-from linguabridge.io import Quarantined, expand_inputs, iter_jsonl, write_json
+from linguabridge.io import Quarantined, expand_inputs, iter_jsonl, temp_path, write_json
 from linguabridge.languages import canonical
 from linguabridge.mixture.tokenizer_pool import EncoderSpec, encode_lengths, imap_with_tokenizer
 
@@ -145,7 +145,7 @@ class Inventory:
         write_json(out / "inventory.json", self.to_json())
         cols = list(self.rows[0]) if self.rows else ["source", "language", "tokens"]
         lines = ["\t".join(cols)] + ["\t".join(str(r[c]) for c in cols) for r in self.rows]
-        tmp = out / "inventory.tsv.tmp"
+        tmp = temp_path(out / "inventory.tsv")
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
         tmp.replace(out / "inventory.tsv")
 
