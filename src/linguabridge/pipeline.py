@@ -89,10 +89,11 @@ def run_recipe(
     only: list[str] | None = None,
     force: bool = False,
     overrides: list[str] | None = None,
-) -> Path:
+) -> Path | None:
     """Load a recipe (a YAML path or a built-in name: ``demo``, ``marco``) and run its stages into ``run_dir``.
 
-    What ``linguabridge run``/``demo`` and ``linguabridge train stage`` call. Returns the report's index.html.
+    What ``linguabridge run``/``demo`` and ``linguabridge train stage`` call. Returns the report's index.html,
+    or None when ``only`` left the report stage out (an older report would describe another state).
     """
     path = resolve_recipe(str(recipe))
     cfg = load_recipe(path, overrides or [])
@@ -103,6 +104,8 @@ def run_recipe(
                 did_you_mean(name, STAGE_NAMES) or f"stages: {', '.join(STAGE_NAMES)}",
             )
     run_pipeline(cfg, run_dir, STAGES, only=only, force=force, recipe_files=recipe_files(path))
+    if only and "report" not in only:
+        return None
     return run_dir / "report" / "index.html"
 
 

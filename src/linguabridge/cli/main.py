@@ -27,6 +27,25 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"linguabridge {version('linguabridge')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Extend an LLM to many more languages."""
+
+
 app.add_typer(data.app, name="data")
 app.add_typer(mix.app, name="mix")
 app.add_typer(train.app, name="train")
@@ -68,8 +87,12 @@ def run(
     """Run the whole pipeline from a recipe; completed stages are skipped, an interrupted run resumes."""
     from linguabridge.pipeline import run_recipe
 
-    index = run_recipe(recipe, out_dir, only=only.split(",") if only else None, force=force, overrides=set_)
-    out.print(f"report: {index}")
+    stages = only.split(",") if only else None
+    index = run_recipe(recipe, out_dir, only=stages, force=force, overrides=set_)
+    if index is None:
+        out.print(f"done: {', '.join(stages or [])} in {out_dir} (report not rebuilt: add 'report' to --only)")
+    else:
+        out.print(f"report: {index}")
 
 
 @app.command()
