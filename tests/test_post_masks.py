@@ -10,7 +10,8 @@ import pytest
 from linguabridge.config import ModelConfig, TrainConfig
 from linguabridge.errors import LinguabridgeError
 from linguabridge.models import build_tiny_qwen2
-from linguabridge.train.post import build_dpo_trainer, build_sft_trainer, load_conversations
+from linguabridge.train.chats import load_conversations
+from linguabridge.train.post import build_dpo_trainer, build_sft_trainer
 
 CHAT = {
     "id": "multi-turn",

@@ -173,7 +173,7 @@ def stage_cpt(name: str):
 
 
 def _conversations(cfg: RunConfig) -> list[dict]:
-    from linguabridge.train.post import load_conversations
+    from linguabridge.train.chats import load_conversations
 
     return load_conversations(resolve_inputs(cfg.conversations, "sft.jsonl"))
 

@@ -39,14 +39,6 @@ def is_main_process() -> bool:
     return process_rank() == 0
 
 
-def barrier() -> None:
-    """Wait for every process (no-op when not distributed)."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-
-
 # ----------------------------------------------------------------------------------- training arguments
 def training_args_kwargs(
     cfg: TrainConfig, out_dir: Path, seed: int, max_steps: int, grad_accum: int | None = None
@@ -230,10 +222,6 @@ def checkpoint_problem(ckpt: Path) -> str | None:
     except (OSError, ValueError):
         return "trainer_state.json is unreadable"
     return None
-
-
-def checkpoint_is_complete(ckpt: Path) -> bool:
-    return checkpoint_problem(Path(ckpt)) is None
 
 
 def _step_dirs(root: Path) -> list[Path]:
