@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from linguabridge.config import TrainConfig
+from linguabridge.config import PostTrainConfig
 from linguabridge.errors import LinguabridgeError
 from linguabridge.io import write_json
 from linguabridge.tokenizer import CHATML_TEMPLATE, ENDOFTEXT, IM_END, chat_eos_ids
@@ -56,18 +56,18 @@ def set_chat_eos(model, tokenizer) -> None:
     gen.pad_token_id = tokenizer.pad_token_id
 
 
-def _max_steps(cfg: TrainConfig, n_examples: int) -> int:
+def _max_steps(cfg: PostTrainConfig, n_examples: int) -> int:
     if cfg.max_steps:
         return cfg.max_steps
     return max(1, n_examples // (cfg.micro_batch_size * cfg.grad_accum))
 
 
-def _lora_config(cfg: TrainConfig):
-    if not cfg.lora:
+def _lora_config(cfg: PostTrainConfig):
+    lc = cfg.post.lora
+    if lc is None:
         return None
     from peft import LoraConfig
 
-    lc = cfg.post.lora
     return LoraConfig(
         r=lc.r,
         lora_alpha=lc.alpha,
@@ -77,7 +77,7 @@ def _lora_config(cfg: TrainConfig):
     )
 
 
-def _atomic(trainer_cls, cfg: TrainConfig):
+def _atomic(trainer_cls, cfg: PostTrainConfig):
     """The TRL trainer with CPT's checkpoint convention: staged, sealed with a manifest, then renamed."""
     return type(
         f"Atomic{trainer_cls.__name__}",
@@ -96,10 +96,10 @@ def _resume_point(out_dir: Path) -> tuple[str | None, MetricsLog]:
     return resume, metrics
 
 
-def _save(trainer, tokenizer, out_dir: Path, cfg: TrainConfig, extra: dict) -> Path:
+def _save(trainer, tokenizer, out_dir: Path, cfg: PostTrainConfig, extra: dict) -> Path:
     """Final save. LoRA: the adapter goes to ``adapter/`` and ``model/`` gets merged weights, so the next stage
     and ``AutoModelForCausalLM`` load it like any checkpoint."""
-    if cfg.lora:
+    if cfg.post.lora is not None:
         trainer.save_model(str(out_dir / "adapter"))
         merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
         trainer.model = trainer.model_wrapped = merged
@@ -108,7 +108,9 @@ def _save(trainer, tokenizer, out_dir: Path, cfg: TrainConfig, extra: dict) -> P
 
 
 # ------------------------------------------------------------------------------------------------- SFT
-def run_sft(cfg: TrainConfig, conversations: list[dict], model, tokenizer, out_dir: Path, seed: int) -> dict:
+def run_sft(
+    cfg: PostTrainConfig, conversations: list[dict], model, tokenizer, out_dir: Path, seed: int
+) -> dict:
     """Supervised fine-tuning on chats; resumes from the newest complete checkpoint in ``out_dir``."""
     trainer, n_steps, resume = build_sft_trainer(cfg, conversations, model, tokenizer, out_dir, seed)
     trainer.train(resume_from_checkpoint=resume)
@@ -124,7 +126,7 @@ def run_sft(cfg: TrainConfig, conversations: list[dict], model, tokenizer, out_d
         if post.packing
         else len(conversations) - len(trainer.train_dataset),
         "packing": post.packing,
-        "lora": cfg.lora,
+        "lora": cfg.post.lora is not None,
         "resumed_from": resume,
     }
     write_json(out_dir / "summary.json", summary)
@@ -132,7 +134,7 @@ def run_sft(cfg: TrainConfig, conversations: list[dict], model, tokenizer, out_d
 
 
 def build_sft_trainer(
-    cfg: TrainConfig, conversations: list[dict], model, tokenizer, out_dir: Path, seed: int
+    cfg: PostTrainConfig, conversations: list[dict], model, tokenizer, out_dir: Path, seed: int
 ):
     """The configured ``SFTTrainer`` (also used by tests to inspect the exact batches it trains on)."""
     from datasets import Dataset
@@ -168,7 +170,7 @@ def build_sft_trainer(
 
 
 # ------------------------------------------------------------------------------------------------- DPO
-def run_dpo(cfg: TrainConfig, pairs: list[dict], model, tokenizer, out_dir: Path, seed: int) -> dict:
+def run_dpo(cfg: PostTrainConfig, pairs: list[dict], model, tokenizer, out_dir: Path, seed: int) -> dict:
     """DPO (or any TRL preference loss in ``loss_type``) from the SFT checkpoint.
 
     The reference model is the starting weights, frozen: an explicit copy (full fine-tuning), the base under the
@@ -196,7 +198,7 @@ def run_dpo(cfg: TrainConfig, pairs: list[dict], model, tokenizer, out_dir: Path
     return summary
 
 
-def build_dpo_trainer(cfg: TrainConfig, pairs: list[dict], model, tokenizer, out_dir: Path, seed: int):
+def build_dpo_trainer(cfg: PostTrainConfig, pairs: list[dict], model, tokenizer, out_dir: Path, seed: int):
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
@@ -242,8 +244,8 @@ def build_dpo_trainer(cfg: TrainConfig, pairs: list[dict], model, tokenizer, out
     return trainer, n_steps, resume
 
 
-def _reference_kind(cfg: TrainConfig) -> str:
-    if cfg.lora:
+def _reference_kind(cfg: PostTrainConfig) -> str:
+    if cfg.post.lora is not None:
         return "adapter disabled"
     if cfg.post.precompute_ref_log_probs:
         return "precomputed log-probs"
