@@ -162,14 +162,14 @@ def run_baseline(a, shape, tokens_dir, plan, out: Path) -> dict:
 def run_linguabridge(a, shape, tokens_dir, plan, out: Path, fast: bool) -> dict:
     import torch
 
-    from linguabridge.config import OptimConfig, TrainConfig
+    from linguabridge.config import CPTConfig, OptimConfig
     from linguabridge.train.cpt import run_cpt
 
     cuda = torch.cuda.is_available()
     import importlib.util
 
     liger = fast and cuda and importlib.util.find_spec("liger_kernel") is not None
-    cfg = TrainConfig(
+    cfg = CPTConfig(
         tokens=(a.steps + a.warmup) * a.micro_batch * a.seq_len,
         seq_len=a.seq_len,
         micro_batch_size=a.micro_batch,

@@ -31,12 +31,12 @@ NEW = ["tha_Thai", "npi_Deva", "kaz_Cyrl", "ell_Grek"]
 
 
 def train(cfg_kw: dict, shares: dict, steps: int, tokens_dir: Path, model, tok, out: Path, seed: int) -> dict:
-    from linguabridge.config import OptimConfig, TrainConfig
+    from linguabridge.config import CPTConfig, OptimConfig
     from linguabridge.train import toy
     from linguabridge.train.cpt import run_cpt
 
     optim = OptimConfig(lr=cfg_kw["lr"], warmup_ratio=0.05, min_lr_ratio=0.1, weight_decay=0.0)
-    cfg = TrainConfig(
+    cfg = CPTConfig(
         seq_len=cfg_kw["seq_len"],
         micro_batch_size=cfg_kw["micro_batch"],
         optim=optim,

@@ -60,7 +60,22 @@ def test_unknown_language_in_recipe(tmp_path):
     [
         ("cpt_stage1:\n  optm: {}\n", [], "did you mean 'optim'"),
         ("languages: [klingon]\n", [], "unknown language code 'klingon'"),
-        ("data:\n  synthetic: {concurrency: 4}\n", [], "'data.synthetic' has moved -- write it as 'synthetic'"),
+        (
+            "data:\n  synthetic: {concurrency: 4}\n",
+            [],
+            "'data.synthetic' has moved -- write it as 'synthetic'",
+        ),
+        ("sft:\n  lora: true\n", [], "'sft.lora' has moved -- write it as 'sft.post.lora: {}"),
+        (
+            "sft:\n  eval_every: 5\n",
+            [],
+            "'eval_every' is a key of cpt_stage1 and cpt_stage2 only: remove it from sft",
+        ),
+        (
+            "cpt_stage2:\n  beta: 0.2\n",
+            [],
+            "unknown key 'cpt_stage2.beta' -- 'beta' is a key of sft and dpo only",
+        ),
         (None, [], "recipe file not found"),
     ],
 )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from linguabridge.config import OptimConfig, TrainConfig
+from linguabridge.config import CPTConfig, OptimConfig
 from linguabridge.errors import ConfigError, LinguabridgeError
 
 LANGS = ["eng_Latn", "zho_Hans", "tha_Thai", "npi_Deva"]
@@ -31,7 +31,7 @@ def make_setup(work: Path, base_tokenizer) -> tuple[Path, Path]:
     return toy.build_tokens(docs, tok, work, heldout_per_language=2, seed=0), work / "tokenizer"
 
 
-def tiny_cfg(**kw) -> TrainConfig:
+def tiny_cfg(**kw) -> CPTConfig:
     base = dict(
         seq_len=SEQ,
         micro_batch_size=MBS,
@@ -40,7 +40,7 @@ def tiny_cfg(**kw) -> TrainConfig:
         keep_last=2,
         optim=OptimConfig(lr=3e-3, warmup_ratio=0.1),
     )
-    return TrainConfig(**{**base, **kw})
+    return CPTConfig(**{**base, **kw})
 
 
 def plan(steps: int, shares: dict | None = None, per_step: int = SEQ * MBS):
@@ -191,13 +191,13 @@ def test_forgetting_guard_saves_and_stops(setup, tmp_path):
 
 
 def test_batch_geometry_and_config_checks(setup, tmp_path):
-    from linguabridge.train.cpt import batch_geometry, run_cpt
+    from linguabridge.train.cpt import run_cpt
 
-    g = batch_geometry(tiny_cfg(global_batch_sequences=64, micro_batch_size=4), world=8)
+    g = tiny_cfg(global_batch_sequences=64, micro_batch_size=4).batch_geometry(world_size=8)
     assert (g.grad_accum, g.sequences_per_step, g.tokens_per_step) == (2, 64, 64 * SEQ)
-    assert batch_geometry(tiny_cfg(grad_accum=3), world=2).sequences_per_step == 24
+    assert tiny_cfg(grad_accum=3).batch_geometry(world_size=2).sequences_per_step == 24
     with pytest.raises(ConfigError, match="not a multiple"):
-        batch_geometry(tiny_cfg(global_batch_sequences=60), world=8)
+        tiny_cfg(global_batch_sequences=60).batch_geometry(world_size=8)
     tokens, tok = setup
     with pytest.raises(ConfigError, match="log_every"):
         run_cpt(tiny_cfg(save_every=5, log_every=2), plan(4), tokens, model_for(tok), tok, tmp_path, 0)

@@ -9,6 +9,7 @@ alone. Unknown keys are errors with a "did you mean" hint and the file and line 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -292,7 +293,7 @@ DPOLoss = Literal[
 
 
 class LoraConfig(StrictModel):
-    """PEFT LoRA adapters, used when the stage sets ``lora: true``; the saved model has them merged in."""
+    """PEFT LoRA adapters, used when a post-training stage sets ``post.lora``; the saved model has them merged in."""
 
     r: int = 16
     alpha: int = 32
@@ -335,12 +336,12 @@ class PreferenceConfig(StrictModel):
 
 
 class PostConfig(StrictModel):
-    """SFT/DPO options (train/post.py); CPT stages ignore this section."""
+    """SFT/DPO trainer options (train/post.py) and the data builders."""
 
     assistant_only_loss: bool = True  # loss on assistant turns only (ChatML {% generation %} markers)
     packing: bool = False  # SFT: best-fit packing; padding-free (position_ids reset per example)
     padding_free: bool = False  # SFT without packing: flatten each batch (needs flash-attention on GPU)
-    lora: LoraConfig = LoraConfig()
+    lora: LoraConfig | None = None  # None = full fine-tuning; a section ({} for the defaults) = LoRA adapters
     loss_weights: list[float] | None = None  # DPO: one weight per loss_type entry
     precompute_ref_log_probs: bool = False  # DPO: reference log-probs computed once, no second model kept
     margin_pairs: int = 64  # DPO: pairs on which the reward margin is measured before and after training
@@ -348,41 +349,95 @@ class PostConfig(StrictModel):
     preferences: PreferenceConfig = PreferenceConfig()
 
 
-class TrainConfig(StrictModel):
-    """One training stage (CPT, SFT or DPO). ``init_from: previous`` chains from the stage before."""
+class TrainStageConfig(StrictModel):
+    """What every training stage has: where it starts, batch shape, optimizer, checkpoints, speed options.
+
+    ``init_from: previous`` chains from the stage before. CPT stages use :class:`CPTConfig`, SFT and DPO
+    :class:`PostTrainConfig`; a key of one set on the other is an unknown key.
+    """
 
     init_from: str = "previous"
-    mixture_stage: str | None = None  # CPT only: which mixture stage feeds it
-    tokens: float | None = None  # budget in tokens; None = the mixture stage's budget
-    max_steps: int | None = None  # SFT/DPO: steps instead of tokens
     seq_len: int = 128
     micro_batch_size: int = 2
     grad_accum: int = 1
-    global_batch_sequences: int | None = None  # CPT: sequences per optimizer step over all processes; grad_accum is derived
     optim: OptimConfig = OptimConfig()
     save_every: int = 10  # steps
     keep_last: int = 2
-    checkpoint_verify: Literal["size", "sha256"] = "sha256"  # how a checkpoint is checked before resuming ("size" for TB-scale)
+    # how a checkpoint is checked before resuming ("size" for TB-scale checkpoints)
+    checkpoint_verify: Literal["size", "sha256"] = "sha256"
     log_every: int = 1
-    eval_every: int = 10  # CPT: held-out loss and bits per byte per language every N steps (and at the end)
-    eval_docs_per_language: int = 8  # CPT: held-out documents per language in each evaluation
-    forgetting_margin: float = 0.05  # relative held-out loss regression that triggers a warning
-    forgetting_action: Literal["warn", "save", "stop"] = "warn"  # on regression: log, also checkpoint, or checkpoint and stop
-    forgetting_languages: list[str] | None = None  # guarded languages; None = every high-resource one with held-out data
     bf16: bool = False  # bf16 autocast on CUDA (weights stay in model.dtype)
     gradient_checkpointing: bool = False  # activation checkpointing
     compile: bool = False  # torch.compile the model (CUDA only)
     liger: bool = False  # Liger kernels: RMSNorm, RoPE, SwiGLU (CUDA only; pip extra [gpu])
-    sharding: Literal["none", "fsdp2", "zero3"] = "none"  # under torchrun; an accelerate launch config sets this itself
-    embeddings_warmup_steps: int = 0  # CPT: train only the embeddings first (after a vocabulary extension)
-    peak_tflops: float | None = None  # device peak for MFU; None = looked up from the GPU name
-    trace_data: bool = False  # CPT: log each process's sequence indices per step (data_trace/rank-N.jsonl)
+    # under torchrun; an accelerate launch config sets this itself
+    sharding: Literal["none", "fsdp2", "zero3"] = "none"
     seed: int | None = None  # None = the run seed
-    # post-training
+
+
+@dataclass(frozen=True)
+class BatchGeometry:
+    """Sequences and tokens of one optimizer step over every process."""
+
+    micro_batch_size: int
+    grad_accum: int
+    world_size: int
+    seq_len: int
+
+    @property
+    def sequences_per_step(self) -> int:
+        return self.micro_batch_size * self.grad_accum * self.world_size
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.sequences_per_step * self.seq_len
+
+
+class CPTConfig(TrainStageConfig):
+    """A continual-pretraining stage (train/cpt.py): a token budget from one mixture stage, held-out monitoring
+    and the forgetting guard."""
+
+    mixture_stage: str | None = None  # which mixture stage feeds it
+    tokens: float | None = None  # budget in tokens; None = the mixture stage's budget
+    # sequences per optimizer step over all processes; grad_accum is derived from it
+    global_batch_sequences: int | None = None
+    eval_every: int = 10  # held-out loss and bits per byte per language every N steps (and at the end)
+    eval_docs_per_language: int = 8  # held-out documents per language in each evaluation
+    forgetting_margin: float = 0.05  # relative held-out loss regression that triggers a warning
+    # on regression: log, also checkpoint, or checkpoint and stop
+    forgetting_action: Literal["warn", "save", "stop"] = "warn"
+    forgetting_languages: list[str] | None = None  # None = every high-resource language with held-out data
+    embeddings_warmup_steps: int = 0  # train only the embeddings first (after a vocabulary extension)
+    peak_tflops: float | None = None  # device peak for MFU; None = looked up from the GPU name
+    trace_data: bool = False  # log each process's sequence indices per step (data_trace/rank-N.jsonl)
+
+    def batch_geometry(self, world_size: int) -> BatchGeometry:
+        """Gradient accumulation from ``global_batch_sequences`` (when set) and the number of processes."""
+        if not self.global_batch_sequences:
+            return BatchGeometry(self.micro_batch_size, self.grad_accum, world_size, self.seq_len)
+        per_pass = self.micro_batch_size * world_size
+        if self.global_batch_sequences % per_pass:
+            raise ConfigError(
+                f"global_batch_sequences={self.global_batch_sequences} is not a multiple of "
+                f"micro_batch_size x processes = {self.micro_batch_size} x {world_size}",
+                "choose a global batch divisible by micro_batch_size times the number of GPUs",
+            )
+        return BatchGeometry(
+            self.micro_batch_size, self.global_batch_sequences // per_pass, world_size, self.seq_len
+        )
+
+
+class PostTrainConfig(TrainStageConfig):
+    """An SFT or DPO stage (train/post.py on TRL): a number of steps, the DPO loss, the ``post`` options."""
+
+    max_steps: int | None = None  # None = one pass over the examples
     beta: float = 0.1  # DPO
     loss_type: list[DPOLoss] = ["sigmoid"]  # DPO losses TRL exposes (several combine, see post.loss_weights)
-    lora: bool = False  # SFT/DPO: train LoRA adapters (shape in post.lora) instead of all weights
-    post: PostConfig = PostConfig()  # SFT/DPO: trainer options and the data builders
+    post: PostConfig = PostConfig()  # trainer options (LoRA included) and the data builders
+
+
+# The RunConfig sections of each kind of training stage.
+CPT_STAGES, POST_STAGES = ("cpt_stage1", "cpt_stage2"), ("sft", "dpo")
 
 
 class EvalTaskConfig(StrictModel):
@@ -442,10 +497,10 @@ class RunConfig(StrictModel):
     synthetic: SyntheticConfig = SyntheticConfig()  # synthetic generation (`data synth`)
     conversations: list[str] = ["demo"]  # chat JSONL files SFT and DPO build from (demo = the bundled chats)
     mixture: MixtureConfig = MixtureConfig()
-    cpt_stage1: TrainConfig = TrainConfig(init_from="base", mixture_stage="stage1")
-    cpt_stage2: TrainConfig = TrainConfig(init_from="cpt_stage1", mixture_stage="stage2")
-    sft: TrainConfig = TrainConfig(init_from="cpt_stage2", max_steps=20, optim=OptimConfig(lr=1e-4))
-    dpo: TrainConfig = TrainConfig(init_from="sft", max_steps=10, optim=OptimConfig(lr=5e-5))
+    cpt_stage1: CPTConfig = CPTConfig(init_from="base", mixture_stage="stage1")
+    cpt_stage2: CPTConfig = CPTConfig(init_from="cpt_stage1", mixture_stage="stage2")
+    sft: PostTrainConfig = PostTrainConfig(init_from="cpt_stage2", max_steps=20, optim=OptimConfig(lr=1e-4))
+    dpo: PostTrainConfig = PostTrainConfig(init_from="sft", max_steps=10, optim=OptimConfig(lr=5e-5))
     eval: EvalConfig = EvalConfig()
     report: ReportConfig = ReportConfig()
 
@@ -454,7 +509,7 @@ class RunConfig(StrictModel):
     @model_validator(mode="after")
     def _stages_exist(self) -> RunConfig:
         names = {s.name for s in self.mixture.stages}
-        for stage in ("cpt_stage1", "cpt_stage2"):
+        for stage in CPT_STAGES:
             ms = getattr(self, stage).mixture_stage
             if self.mixture.stages and ms not in names:
                 raise ValueError(
@@ -643,7 +698,23 @@ MOVED_KEYS = {
     "data.sft": "conversations",
     "data.synthetic": "synthetic",
     "data.languages": "languages (top level; data.languages was never read)",
+    **{
+        f"{stage}.lora": f"{stage}.post.lora: {{}} (a LoRA section, {{}} for the default shape; "
+        "leave it out for full fine-tuning)"
+        for stage in ("sft", "dpo")
+    },
 }
+
+
+def _other_stage_hint(loc: tuple) -> str | None:
+    """A CPT-only key set on SFT/DPO (or the reverse): say which stages take it."""
+    if len(loc) != 2:
+        return None
+    stage, key = loc
+    for own, other, cls in ((POST_STAGES, CPT_STAGES, CPTConfig), (CPT_STAGES, POST_STAGES, PostTrainConfig)):
+        if stage in own and key in cls.model_fields:
+            return f"{key!r} is a key of {' and '.join(other)} only: remove it from {stage}"
+    return None
 
 
 def validate_recipe(data: dict, files: list[Path] | None = None) -> RunConfig:
@@ -658,8 +729,9 @@ def validate_recipe(data: dict, files: list[Path] | None = None) -> RunConfig:
         where = _yaml_line(files, loc)
         if err["type"] == "extra_forbidden":
             if dotted in MOVED_KEYS:
-                raise ConfigError(f"{where}: {dotted!r} has moved", f"write it as {MOVED_KEYS[dotted]!r}") from None
-            hint = did_you_mean(str(loc[-1]), _field_names(loc)) or "remove it"
+                moved = f"write it as {MOVED_KEYS[dotted]!r}"
+                raise ConfigError(f"{where}: {dotted!r} has moved", moved) from None
+            hint = _other_stage_hint(loc) or did_you_mean(str(loc[-1]), _field_names(loc)) or "remove it"
             raise ConfigError(f"{where}: unknown key {dotted!r}", hint) from None
         msg = err["msg"].removeprefix("Value error, ")
         raise ConfigError(f"{where}: {dotted}: {msg}", "fix the value in the recipe or with --set") from None

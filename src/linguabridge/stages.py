@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from linguabridge.config import RunConfig, TrainConfig
+from linguabridge.config import CPTConfig, RunConfig, TrainStageConfig
 from linguabridge.errors import LinguabridgeError
 from linguabridge.io import write_json
 
@@ -170,7 +170,7 @@ def load_stage_model(cfg: RunConfig, run_dir: Path, source: str, tokenizer):
     return load_model(cfg.model, path=path)
 
 
-def _seed(cfg: RunConfig, tc: TrainConfig) -> int:
+def _seed(cfg: RunConfig, tc: TrainStageConfig) -> int:
     return tc.seed if tc.seed is not None else cfg.seed
 
 
@@ -178,7 +178,7 @@ def stage_cpt(name: str):
     def run(cfg: RunConfig, run_dir: Path) -> dict:
         from linguabridge.train.cpt import run_cpt
 
-        tc: TrainConfig = getattr(cfg, name)
+        tc: CPTConfig = getattr(cfg, name)
         tok = _tokenizer(cfg)
         model = load_stage_model(cfg, run_dir, init_source(cfg, name), tok)
         plan = load_plan(run_dir).stage(tc.mixture_stage or "")
@@ -189,7 +189,7 @@ def stage_cpt(name: str):
 
 
 def _conversations(cfg: RunConfig) -> list[dict]:
-    from linguabridge.train.post import load_conversations
+    from linguabridge.train.chats import load_conversations
 
     return load_conversations(resolve_inputs(cfg.conversations, "sft.jsonl"))
 

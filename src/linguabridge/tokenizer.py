@@ -201,3 +201,13 @@ def load_tokenizer(name_or_path: str = "qwen2", trust_remote_code: bool = False)
         raise LinguabridgeError(
             f"cannot load tokenizer {name_or_path!r}: {str(exc).strip().splitlines()[0]}", hint
         ) from None
+
+
+def chat_eos_ids(tokenizer) -> list[int]:
+    """Token ids that end an assistant turn: ``<|im_end|>`` first for ChatML, then the tokenizer's EOS."""
+    ids = []
+    if IM_END in tokenizer.get_vocab():
+        ids.append(tokenizer.convert_tokens_to_ids(IM_END))
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(tokenizer.eos_token_id)
+    return ids

@@ -16,7 +16,7 @@ import shutil
 import time
 from pathlib import Path
 
-from linguabridge.config import TrainConfig
+from linguabridge.config import TrainStageConfig
 from linguabridge.errors import MissingDependencyError
 from linguabridge.io import write_json
 
@@ -39,21 +39,19 @@ def is_main_process() -> bool:
     return process_rank() == 0
 
 
-def barrier() -> None:
-    """Wait for every process (no-op when not distributed)."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-
-
 # ----------------------------------------------------------------------------------- training arguments
 def training_args_kwargs(
-    cfg: TrainConfig, out_dir: Path, seed: int, max_steps: int, grad_accum: int | None = None
+    cfg: TrainStageConfig,
+    out_dir: Path,
+    seed: int,
+    max_steps: int,
+    grad_accum: int | None = None,
+    find_unused_parameters: bool = False,
 ) -> dict:
     """TrainingArguments fields shared by CPT, SFT and DPO (transformers 5 / TRL 1 names).
 
     ``grad_accum`` overrides ``cfg.grad_accum`` (CPT derives it from ``global_batch_sequences``).
+    ``find_unused_parameters``: DDP searches for parameters without a gradient (CPT's embeddings-only phase).
     bf16, ``compile`` and ``liger`` apply on CUDA only; ``sharding`` picks FSDP2 or DeepSpeed ZeRO-3
     when launched with torchrun (an ``accelerate launch`` config sets the same through the environment).
     """
@@ -104,7 +102,7 @@ def training_args_kwargs(
     kwargs[f"{ac}_kwargs"] = {"use_reentrant": False} if cfg.gradient_checkpointing else None
     # Every trainable weight gets a gradient, so DDP can skip the unused-parameter search the Trainer turns on
     # by default (an extra autograd traversal per step) -- except in the embeddings-only warm phase.
-    kwargs["ddp_find_unused_parameters"] = bool(cfg.embeddings_warmup_steps)
+    kwargs["ddp_find_unused_parameters"] = find_unused_parameters
     if cuda and cfg.compile:
         kwargs["torch_compile"] = True
     if cuda and cfg.liger:
@@ -230,10 +228,6 @@ def checkpoint_problem(ckpt: Path) -> str | None:
     except (OSError, ValueError):
         return "trainer_state.json is unreadable"
     return None
-
-
-def checkpoint_is_complete(ckpt: Path) -> bool:
-    return checkpoint_problem(Path(ckpt)) is None
 
 
 def _step_dirs(root: Path) -> list[Path]:

@@ -1,6 +1,6 @@
 """Continual pretraining (stage I / stage II) on the packed, plan-exact dataset with the HF Trainer.
 
-One runner for every stage; a stage is a :class:`TrainConfig` plus one stage of the mixture plan. On top of
+One runner for every stage; a stage is a :class:`CPTConfig` plus one stage of the mixture plan. On top of
 the stock Trainer (which keeps optimizer, scheduler, RNG and data position exact across resumes):
 
 - the budget is in tokens; the global batch can be fixed in sequences, gradient accumulation follows the
@@ -21,7 +21,7 @@ import logging
 import time
 from pathlib import Path
 
-from linguabridge.config import TrainConfig
+from linguabridge.config import CPTConfig
 from linguabridge.errors import ConfigError, LinguabridgeError
 from linguabridge.io import write_json
 from linguabridge.languages import get_language
@@ -55,8 +55,6 @@ from linguabridge.train.monitor import (
 
 log = logging.getLogger("linguabridge.cpt")
 
-__all__ = ["batch_geometry", "collate_packed", "heldout_losses", "run_cpt"]
-
 
 def collate_packed(items: list[dict]) -> dict:
     """Stack packed sequences. No attention_mask on purpose: with position_ids reset per document the
@@ -87,36 +85,6 @@ class StageSequences:
         return {**self.packed[i], "seq_index": torch.tensor(i)}
 
 
-@dataclasses.dataclass
-class BatchGeometry:
-    micro_batch_size: int
-    grad_accum: int
-    world_size: int
-    seq_len: int
-
-    @property
-    def sequences_per_step(self) -> int:
-        return self.micro_batch_size * self.grad_accum * self.world_size
-
-    @property
-    def tokens_per_step(self) -> int:
-        return self.sequences_per_step * self.seq_len
-
-
-def batch_geometry(cfg: TrainConfig, world: int) -> BatchGeometry:
-    """Gradient accumulation from ``global_batch_sequences`` (when set) and the number of processes."""
-    if cfg.global_batch_sequences:
-        per_pass = cfg.micro_batch_size * world
-        if cfg.global_batch_sequences % per_pass:
-            raise ConfigError(
-                f"global_batch_sequences={cfg.global_batch_sequences} is not a multiple of "
-                f"micro_batch_size x processes = {cfg.micro_batch_size} x {world}",
-                "choose a global batch divisible by micro_batch_size times the number of GPUs",
-            )
-        return BatchGeometry(cfg.micro_batch_size, cfg.global_batch_sequences // per_pass, world, cfg.seq_len)
-    return BatchGeometry(cfg.micro_batch_size, cfg.grad_accum, world, cfg.seq_len)
-
-
 def layout_fingerprint(tokens_dir: Path, stage_plan: StagePlan, data: StageSequences, seed: int) -> str:
     """Identity of the data a checkpoint's position refers to: plan, seed, shapes, shard sizes and the
     content of the first and last sequence (catches a changed packing algorithm too)."""
@@ -133,7 +101,7 @@ def layout_fingerprint(tokens_dir: Path, stage_plan: StagePlan, data: StageSeque
     return fingerprint(facts)
 
 
-def _guarded_languages(cfg: TrainConfig, heldout: dict) -> list[str]:
+def _guarded_languages(cfg: CPTConfig, heldout: dict) -> list[str]:
     if cfg.forgetting_languages is not None:
         from linguabridge.languages import canonical
 
@@ -150,7 +118,7 @@ def _embedding_params(model) -> set[int]:
 
 
 def run_cpt(
-    cfg: TrainConfig,
+    cfg: CPTConfig,
     stage_plan: StagePlan,
     tokens_dir: Path,
     model,
@@ -171,7 +139,7 @@ def run_cpt(
             f"save_every={cfg.save_every} is not a multiple of log_every={cfg.log_every}",
             "make save_every a multiple of log_every, so a resumed run logs exactly like an uninterrupted one",
         )
-    geo = batch_geometry(cfg, world_size())
+    geo = cfg.batch_geometry(world_size())
     budget = int(cfg.tokens if cfg.tokens is not None else stage_plan.tokens)
     max_steps = max(1, budget // geo.tokens_per_step)
     n_sequences = max_steps * geo.sequences_per_step
@@ -369,7 +337,14 @@ def run_cpt(
                 self.frozen = []
                 metrics.write({"step": state.global_step, "event": "embeddings_warmup_done"})
 
-    geo_kwargs = training_args_kwargs(cfg, out_dir, seed, max_steps, grad_accum=geo.grad_accum)
+    geo_kwargs = training_args_kwargs(
+        cfg,
+        out_dir,
+        seed,
+        max_steps,
+        grad_accum=geo.grad_accum,
+        find_unused_parameters=bool(cfg.embeddings_warmup_steps),
+    )
     args = TrainingArguments(**geo_kwargs, remove_unused_columns=False)
     monitor_cb = HeldoutMonitor()
     extra_callbacks = list(callbacks or [])
