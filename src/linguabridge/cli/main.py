@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from linguabridge.cli import chat, data, evaluate, mix, report, train
+from linguabridge.cli import chat, data, evaluate, mix, report, synth, train
 from linguabridge.cli.common import SetOpt, load_cli_recipe, out, resolve_recipe_path
 from linguabridge.errors import LinguabridgeError, did_you_mean
 
@@ -27,6 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data.app, name="data")
+data.app.command("synth")(synth.synth_cmd)
 app.add_typer(mix.app, name="mix")
 app.add_typer(train.app, name="train")
 app.add_typer(evaluate.app, name="eval")

@@ -37,9 +37,10 @@ from linguabridge.data.bitext_readers import read_bitext
 from linguabridge.data.dedup import MinHasher, exact_key
 from linguabridge.data.embeddings import CachedEncoder, get_encoder, margin_scores
 from linguabridge.data.langid import get_identifier
-from linguabridge.data.records import Document, JsonlWriter, Quarantined, iter_jsonl, stable_id, write_json
-from linguabridge.data.text import NO_SPACE_SCRIPTS, Analysis
+from linguabridge.data.records import Document, stable_id
+from linguabridge.data.text import Analysis
 from linguabridge.errors import ConfigError, LinguabridgeError
+from linguabridge.io import JsonlWriter, Quarantined, iter_jsonl, write_json
 from linguabridge.languages import get_language
 
 # Marco-LLM Table 13 (◇ = line break). {src}/{tgt} are language *names*; {input}/{output} the sentences.
@@ -98,14 +99,13 @@ def _length_factors() -> dict[str, tuple[float, float | None]]:
 
 
 def length_factor(lang: str) -> tuple[float, float | None]:
-    """(chars, words) per English unit; words is None for scripts written without spaces."""
+    """(chars, words) per English unit; words is None for scripts written without spaces (the table lists
+    every such script, so anything it lacks is spaced)."""
     table = _length_factors()
     script = get_language(lang).script_code
     if lang in table:
         return table[lang]
-    if script in table:
-        return table[script]
-    return (1.0, None if script in NO_SPACE_SCRIPTS else 1.0)
+    return table.get(script, (1.0, 1.0))
 
 
 @cache

@@ -19,8 +19,8 @@ import numpy as np
 import regex
 import xxhash
 
-from linguabridge.data.records import write_json
 from linguabridge.data.text import Analysis
+from linguabridge.io import write_json
 
 _PUNCT = regex.compile(r"[^\w\p{M}]+|_+")  # keeps combining marks (Thai vowels, Devanagari signs)
 NUM_PERM = 128

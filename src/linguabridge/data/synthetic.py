@@ -27,9 +27,10 @@ import yaml
 from linguabridge.data.bitext import NearDuplicateIndex, confusable_languages
 from linguabridge.data.generation import HFBackend, OpenAIBackend, Request, RequestCache, RunCounters
 from linguabridge.data.langid import get_identifier
-from linguabridge.data.records import Document, JsonlWriter, iter_jsonl, read_documents, stable_id, write_json
+from linguabridge.data.records import Document, read_documents, stable_id
 from linguabridge.data.text import Analysis
 from linguabridge.errors import ConfigError, LinguabridgeError
+from linguabridge.io import JsonlWriter, iter_jsonl, write_json
 from linguabridge.languages import get_language
 
 FAMILIES = ("explanation", "story", "fewshot")
