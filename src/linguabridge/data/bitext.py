@@ -34,7 +34,7 @@ from importlib import resources
 from pathlib import Path
 
 from linguabridge.data.bitext_readers import read_bitext
-from linguabridge.data.dedup import MinHasher, exact_key
+from linguabridge.data.dedup import MinHasher, NearDuplicateIndex, exact_key
 from linguabridge.data.embeddings import CachedEncoder, get_encoder, margin_scores
 from linguabridge.data.langid import get_identifier
 from linguabridge.data.records import Document, stable_id
@@ -286,35 +286,6 @@ def _ratio(a: float, b: float, slack: float) -> float:
     return max(a, b) / max(min(a, b), 1e-9)
 
 
-class NearDuplicateIndex:
-    """MinHash-LSH tuned for recall, every candidate confirmed by its estimated Jaccard similarity (the LSH
-    banding alone misses a fair share of pairs just above the threshold)."""
-
-    def __init__(self, threshold: float, num_perm: int = 128, seed: int = 1):
-        from datasketch import MinHashLSH
-
-        self.threshold, self.num_perm, self.seed = threshold, num_perm, seed
-        self.lsh = MinHashLSH(threshold=max(0.2, threshold - 0.2), num_perm=num_perm, weights=(0.2, 0.8))
-        self.signatures: dict[str, object] = {}
-
-    def signature(self, shingles: Iterable[bytes]):
-        from datasketch import MinHash
-
-        m = MinHash(num_perm=self.num_perm, seed=self.seed)
-        m.update_batch(list(shingles))
-        return m
-
-    def find(self, sig) -> str | None:
-        """The first earlier entry at least ``threshold`` similar, or None."""
-        hits = [h for h in self.lsh.query(sig) if sig.jaccard(self.signatures[h]) >= self.threshold]
-        return min(hits, key=lambda h: int(h.rsplit("#", 1)[1])) if hits else None
-
-    def add(self, name: str, sig) -> None:
-        key = f"{name}#{len(self.signatures)}"
-        self.signatures[key] = sig
-        self.lsh.insert(key, sig)
-
-
 class PairDeduplicator:
     """Exact (normalised text of both sides) and near-duplicate (MinHash over both sides) pairs.
 
@@ -322,10 +293,13 @@ class PairDeduplicator:
     """
 
     def __init__(self, mode: str, threshold: float, seed: int = 1):
+        from datasketch.hashfunc import sha1_hash32
+
         self.mode = mode
         self.seen: dict[tuple, str] = {}
-        self.index = NearDuplicateIndex(threshold, seed=seed) if mode == "minhash" else None
-        self.hasher = MinHasher(n=3) if mode == "minhash" else None  # the curation stage's shingles
+        self.index = NearDuplicateIndex(threshold, recall_margin=0.2) if mode == "minhash" else None
+        # the curation stage's shingles
+        self.hasher = MinHasher(seed=seed, n=3, hashfunc=sha1_hash32) if mode == "minhash" else None
 
     def check(self, pair: dict) -> tuple[str | None, str | None]:
         """(reason, id of the pair it duplicates); registers pairs that pass."""
@@ -342,10 +316,10 @@ class PairDeduplicator:
                 for lang, text in sides
                 for g in self.hasher.shingles(Analysis(text, lang))
             ]
-            sig = self.index.signature(grams)
+            sig = self.hasher.signature(grams)
             hit = self.index.find(sig)
             if hit is not None:
-                return "near_duplicate", hit.rsplit("#", 1)[0]
+                return "near_duplicate", hit
         self.seen[key] = pair["id"]
         if sig is not None:
             self.index.add(pair["id"], sig)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from linguabridge.data.bitext import NearDuplicateIndex, confusable_languages
+from linguabridge.data.bitext import confusable_languages
 from linguabridge.data.generation import HFBackend, OpenAIBackend, Request, RequestCache, RunCounters
 from linguabridge.data.langid import get_identifier
 from linguabridge.data.records import Document, read_documents, stable_id
@@ -281,14 +281,16 @@ class OutputChecker:
     """Accept/reject generated text; remembers accepted outputs for exact and near-duplicate checks."""
 
     def __init__(self, cfg, lid=None):
-        from linguabridge.data.dedup import MinHasher, exact_key
+        from datasketch.hashfunc import sha1_hash32
+
+        from linguabridge.data.dedup import MinHasher, NearDuplicateIndex, exact_key
 
         self.cfg = cfg
         self.lid = lid or get_identifier("py3langid")
         self._exact_key = exact_key
         self.seen: set = set()
-        self.hasher = MinHasher(n=3)
-        self.index = NearDuplicateIndex(cfg.near_dup_threshold)
+        self.hasher = MinHasher(n=3, hashfunc=sha1_hash32)
+        self.index = NearDuplicateIndex(cfg.near_dup_threshold, recall_margin=0.2)
 
     def check(self, request: Request, text: str) -> tuple[str | None, dict]:
         lang = request.meta["language"]
@@ -317,7 +319,7 @@ class OutputChecker:
         key = (lang, self._exact_key(text))
         if key in self.seen:
             return "exact_duplicate", info
-        sig = self.index.signature(self.hasher.shingles(analysis))
+        sig = self.hasher(analysis)
         if self.index.find(sig) is not None:
             return "near_duplicate", info
         self.seen.add(key)
