@@ -118,6 +118,15 @@ def test_script_and_length_tables():
     assert numbers("१२३ and 1,000 and ٤٥") == {"123", "1000", "45"}
 
 
+def test_every_script_without_spaces_has_a_length_row_without_word_ratio():
+    # length_factor falls back to (1.0, 1.0) for unlisted scripts: that is only right for spaced ones.
+    from linguabridge.io import read_asset_table
+
+    unspaced = {r["script_code"] for r in read_asset_table("eval/scripts.tsv") if r["spaces"] == "no"}
+    rows = {r["key"]: r["words"] for r in read_asset_table("bitext/length_factors.tsv")}
+    assert unspaced and all(rows.get(script) == "" for script in unspaced)
+
+
 def test_lid_ignores_short_sides_and_accepts_confusable_languages():
     rules = PairRules(BitextConfig(semantic="none"))
     # Indonesian that py3langid calls Malay is in the claimed language's group: agreement

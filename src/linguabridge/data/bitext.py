@@ -18,7 +18,6 @@ counts all of it per direction and per rule, with timings.
 
 from __future__ import annotations
 
-import csv
 import importlib
 import json
 import random
@@ -30,17 +29,16 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
-from importlib import resources
 from pathlib import Path
 
 from linguabridge.data.bitext_readers import read_bitext
 from linguabridge.data.dedup import MinHasher, NearDuplicateIndex, exact_key
 from linguabridge.data.embeddings import CachedEncoder, get_encoder, margin_scores
-from linguabridge.data.langid import get_identifier
+from linguabridge.data.langid import confusable_languages, get_identifier
 from linguabridge.data.records import Document, stable_id
 from linguabridge.data.text import Analysis
 from linguabridge.errors import ConfigError, LinguabridgeError
-from linguabridge.io import JsonlWriter, Quarantined, iter_jsonl, write_json
+from linguabridge.io import JsonlWriter, Quarantined, iter_jsonl, read_asset_table, write_json
 from linguabridge.languages import get_language
 
 # Marco-LLM Table 13 (◇ = line break). {src}/{tgt} are language *names*; {input}/{output} the sentences.
@@ -84,17 +82,11 @@ def _default_config():
 
 
 # ------------------------------------------------------------------------------------ per-language tables
-def _read_table(name: str) -> list[dict[str, str]]:
-    text = resources.files("linguabridge").joinpath(f"assets/{name}").read_text(encoding="utf-8")
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    return list(csv.DictReader(lines, delimiter="\t"))
-
-
 @cache
 def _length_factors() -> dict[str, tuple[float, float | None]]:
     return {
         r["key"]: (float(r["chars"]), float(r["words"]) if r["words"] else None)
-        for r in _read_table("bitext/length_factors.tsv")
+        for r in read_asset_table("bitext/length_factors.tsv")
     }
 
 
@@ -112,7 +104,7 @@ def length_factor(lang: str) -> tuple[float, float | None]:
 def _scripts() -> dict[str, tuple[tuple[str, ...], str]]:
     return {
         r["script"]: (tuple(p.strip() for p in r["unicode"].split(",")), r["terminal"] or "")
-        for r in _read_table("bitext/scripts.tsv")
+        for r in read_asset_table("bitext/scripts.tsv")
     }
 
 
@@ -135,25 +127,6 @@ def script_fraction(text: str, lang: str) -> float:
     if not letters:
         return 1.0
     return sum(1 for c in letters if _char_name(c).startswith(prefixes)) / len(letters)
-
-
-def confusable_languages(lang: str) -> frozenset[str]:
-    """Languages LID cannot reliably tell from ``lang`` (its group in the curation stage's table)."""
-    return _confusable_groups().get(lang, frozenset())
-
-
-@cache
-def _confusable_groups() -> dict[str, frozenset[str]]:
-    """Languages that sentence-level LID cannot tell apart (Indonesian/Malay...), from the curation stage's
-    table. For a pair the claim is given, so a prediction inside the claimed language's group agrees."""
-    try:
-        rows = _read_table("data/lid_confusables.tsv")
-    except (FileNotFoundError, OSError):
-        return {}
-    groups: dict[str, set[str]] = defaultdict(set)
-    for r in rows:
-        groups[r["group"]].add(get_language(r["code"]).code)
-    return {code: frozenset(members) for members in groups.values() for code in members}
 
 
 def _lid_languages(lid) -> frozenset[str] | None:

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import yaml
 
-from linguabridge.data.bitext import confusable_languages
 from linguabridge.data.generation import HFBackend, OpenAIBackend, Request, RequestCache, RunCounters
-from linguabridge.data.langid import get_identifier
+from linguabridge.data.langid import confusable_languages, get_identifier
 from linguabridge.data.records import Document, read_documents, stable_id
 from linguabridge.data.text import Analysis
+from linguabridge.data.thresholds import stop_words as rules_stop_words
 from linguabridge.errors import ConfigError, LinguabridgeError
 from linguabridge.io import JsonlWriter, iter_jsonl, write_json
 from linguabridge.languages import get_language
@@ -133,20 +133,9 @@ def keywords_from_corpus(
 
 
 @cache
-def _stop_word_table() -> dict[str, frozenset[str]]:
-    from linguabridge.data.bitext import _read_table
-
-    table: dict[str, set[str]] = defaultdict(set)
-    for row in _read_table("data/stopwords.tsv"):  # the curation stage's per-language stop words
-        table[row["code"]].add(row["word"].lower())
-    return {k: frozenset(v) for k, v in table.items()}
-
-
 def stop_words(language: str) -> frozenset[str]:
-    try:
-        return _stop_word_table().get(language, frozenset())
-    except (FileNotFoundError, OSError):
-        return frozenset()
+    """The curation stage's stop words of ``language``, lower-cased (keywords are compared lower-cased)."""
+    return frozenset(w.lower() for w in rules_stop_words(language))
 
 
 def keyword_pools(cfg, languages: list[str], families: list[str]) -> dict[str, list[str]]:
