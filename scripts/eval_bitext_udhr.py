@@ -33,7 +33,7 @@ from pathlib import Path
 import yaml
 
 from linguabridge.config import BitextConfig
-from linguabridge.data.bitext import filter_pairs
+from linguabridge.data.bitext.filter import filter_pairs
 from linguabridge.data.langid import confusable_languages
 from linguabridge.io import JsonlWriter
 from linguabridge.languages import get_language

@@ -12,16 +12,14 @@ import numpy as np
 import pytest
 
 from linguabridge.config import BitextConfig, DataConfig
-from linguabridge.data.bitext import (
-    TEMPLATES,
+from linguabridge.data.bitext.balance import orient
+from linguabridge.data.bitext.filter import filter_pairs
+from linguabridge.data.bitext.render import TEMPLATES, render_dir, render_pairs
+from linguabridge.data.bitext.rules import (
     PairDeduplicator,
     PairRules,
-    filter_pairs,
     length_factor,
     numbers,
-    orient,
-    render_dir,
-    render_pairs,
     script_fraction,
 )
 from linguabridge.data.embeddings import CachedEncoder, margin_scores

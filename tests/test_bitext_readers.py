@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from linguabridge.data.bitext_readers import detect_format, languages_from_name, read_bitext
+from linguabridge.data.bitext.readers import detect_format, languages_from_name, read_bitext
 from linguabridge.errors import LinguabridgeError
 from linguabridge.io import Quarantined
 

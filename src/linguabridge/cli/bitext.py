@@ -39,7 +39,7 @@ def filter_cmd(
     """Filter sentence pairs: length ratios, copies, script and language ID per side, numbers/URLs/punctuation,
     exact and near duplicates, margin-scored sentence embeddings, per-direction caps. Every rejected pair keeps
     its reason (data.bitext.* in a recipe, or --set data.bitext.min_margin=1.0)."""
-    from linguabridge.data.bitext import filter_pairs
+    from linguabridge.data.bitext.filter import filter_pairs
 
     cfg = recipe_or_defaults(config, set_)
     bitext = (
@@ -65,7 +65,7 @@ def render_cmd(
 ) -> None:
     """Render kept pairs as pretraining documents with the 11 Marco templates (language names; template drawn
     by a seeded sampler and kept in metadata.template)."""
-    from linguabridge.data.bitext import render_dir
+    from linguabridge.data.bitext.render import render_dir
 
     cfg = recipe_or_defaults(config, set_)
     stats = render_dir(
