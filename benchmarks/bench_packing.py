@@ -31,7 +31,7 @@ def build_shards(work: Path, tok) -> tuple[Path, dict]:
 
     from bench_tokenize import demo_texts
 
-    from linguabridge.data.bitext import render_pairs
+    from linguabridge.data.bitext.render import render_pairs
     from linguabridge.mixture.inventory import iter_curated, select_heldout
     from linguabridge.mixture.shard_writer import tokenize_documents
 

@@ -33,8 +33,9 @@ from pathlib import Path
 import yaml
 
 from linguabridge.config import BitextConfig
-from linguabridge.data.bitext import confusable_languages, filter_pairs
-from linguabridge.data.records import JsonlWriter
+from linguabridge.data.bitext.filter import filter_pairs
+from linguabridge.data.langid import confusable_languages
+from linguabridge.io import JsonlWriter
 from linguabridge.languages import get_language
 
 DEFAULT_UDHR = Path(__file__).resolve().parents[2] / "shared" / "data" / "udhr" / "udhr-articles-1-15.jsonl"

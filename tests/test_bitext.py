@@ -12,16 +12,14 @@ import numpy as np
 import pytest
 
 from linguabridge.config import BitextConfig, DataConfig
-from linguabridge.data.bitext import (
-    TEMPLATES,
+from linguabridge.data.bitext.balance import orient
+from linguabridge.data.bitext.filter import filter_pairs
+from linguabridge.data.bitext.render import TEMPLATES, render_dir, render_pairs
+from linguabridge.data.bitext.rules import (
     PairDeduplicator,
     PairRules,
-    filter_pairs,
     length_factor,
     numbers,
-    orient,
-    render_dir,
-    render_pairs,
     script_fraction,
 )
 from linguabridge.data.embeddings import CachedEncoder, margin_scores
@@ -116,6 +114,15 @@ def test_script_and_length_tables():
     assert length_factor("zho_Hans")[0] < 0.5 and length_factor("zho_Hans")[1] is None
     assert length_factor("glg_Latn") == (1.1, 1.0)  # no row of its own: the Latin-script row
     assert numbers("१२३ and 1,000 and ٤٥") == {"123", "1000", "45"}
+
+
+def test_every_script_without_spaces_has_a_length_row_without_word_ratio():
+    # length_factor falls back to (1.0, 1.0) for unlisted scripts: that is only right for spaced ones.
+    from linguabridge.io import read_asset_table
+
+    unspaced = {r["script_code"] for r in read_asset_table("eval/scripts.tsv") if r["spaces"] == "no"}
+    rows = {r["key"]: r["words"] for r in read_asset_table("bitext/length_factors.tsv")}
+    assert unspaced and all(rows.get(script) == "" for script in unspaced)
 
 
 def test_lid_ignores_short_sides_and_accepts_confusable_languages():

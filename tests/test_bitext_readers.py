@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from linguabridge.data.bitext_readers import detect_format, languages_from_name, read_bitext
-from linguabridge.data.records import Quarantined
+from linguabridge.data.bitext.readers import detect_format, languages_from_name, read_bitext
 from linguabridge.errors import LinguabridgeError
+from linguabridge.io import Quarantined
 
 
 def _split(items):

@@ -225,7 +225,7 @@ HELP_DE = "Aufruf: frob [OPTION]...\nDateien frobnizieren.\n\n  -a, --all     au
 
 
 def test_gettext_pairs_from_mo_catalogues(tmp_path):
-    from linguabridge.data.bitext_readers import read_bitext
+    from linguabridge.data.bitext.readers import read_bitext
 
     root = tmp_path / "pkg"
     loc = root / "usr/share/locale"

@@ -11,8 +11,9 @@ from data_helpers import prose, read_gz_jsonl
 from linguabridge.config import DataConfig
 from linguabridge.data.clean import clean
 from linguabridge.data.readers import list_inputs, read_file
-from linguabridge.data.records import Document, Quarantined
+from linguabridge.data.records import Document
 from linguabridge.errors import LinguabridgeError
+from linguabridge.io import Quarantined
 
 
 def _warc_record(kind: str, uri: str, payload: bytes, content_type: str) -> bytes:

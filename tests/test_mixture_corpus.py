@@ -27,7 +27,7 @@ def _jsonl(path: Path) -> list[dict]:
 def write_demo_corpus(root: Path) -> list[Path]:
     """Write curated web (kept demo documents with their true language) and rendered parallel documents,
     laid out like a run's data stage output; returns the files in reading order."""
-    from linguabridge.data.bitext import render_pairs
+    from linguabridge.data.bitext.render import render_pairs
 
     truth = {r["id"]: r for r in _jsonl(DEMO / "web_truth.jsonl")}
     web = []

@@ -255,7 +255,7 @@ def test_build_preference_set_writes_pairs_rejections_and_stats(tmp_path, qwen_t
     """The DPO stage's builder run: language consistency on the demo chats plus translation quality with
     candidates sampled from a (random, tiny) model; every item ends as a pair or a rejection with a reason."""
     from linguabridge.config import ModelConfig, PreferenceConfig
-    from linguabridge.data.records import JsonlWriter
+    from linguabridge.io import JsonlWriter
     from linguabridge.models import build_tiny_qwen2
     from linguabridge.train.preferences import build_preference_set
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from linguabridge.config import SFTDataConfig
-from linguabridge.data.records import JsonlWriter
 from linguabridge.errors import ConfigError
+from linguabridge.io import JsonlWriter
 from linguabridge.train.chats import load_conversations
 from linguabridge.train.sft_data import (
     balance_languages,

@@ -73,7 +73,7 @@ class TokenizerConfig(StrictModel):
 
 # ------------------------------------------------------------------------------------------------ data
 class BitextConfig(StrictModel):
-    """Parallel-text filters, balancing and rendering (``data/bitext.py``); see ``data bitext filter --help``."""
+    """Parallel-text filters, balancing and rendering (``data/bitext/``); see ``data bitext filter --help``."""
 
     max_chars: int = Field(default=1000, ge=1)  # per side; longer is too_long
     max_words: int = Field(default=200, ge=1)  # per side, script-aware words

@@ -48,7 +48,8 @@ def resolve_inputs(paths: list[str], demo_file: str) -> list[Path]:
 
 # ------------------------------------------------------------------------------------------------ data
 def stage_data(cfg: RunConfig, run_dir: Path) -> dict:
-    from linguabridge.data.bitext import filter_pairs, render_dir
+    from linguabridge.data.bitext.filter import filter_pairs
+    from linguabridge.data.bitext.render import render_dir
     from linguabridge.data.clean import clean
 
     out = run_dir / "data"

@@ -1,4 +1,4 @@
-"""``linguabridge data bitext filter|render`` and ``linguabridge data synth``: parallel and synthetic text."""
+"""``linguabridge data bitext filter|render``: parallel text."""
 
 from __future__ import annotations
 
@@ -8,23 +8,10 @@ from typing import Annotated
 
 import typer
 
-from linguabridge.cli.common import SetOpt, out
+from linguabridge.cli.common import ConfigOpt, SetOpt, out, recipe_or_defaults
 
 app = typer.Typer(help="Parallel text: filter sentence pairs, render them with the Marco templates.",
                   no_args_is_help=True)  # fmt: skip
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", help="Recipe whose `data` section sets the rules (defaults otherwise)."),
-]
-
-
-def _recipe(config: Path | None, overrides: list[str] | None):
-    from linguabridge.config import RunConfig, apply_overrides, load_recipe, validate_recipe
-
-    if config:
-        return load_recipe(config, overrides)
-    return validate_recipe(apply_overrides({}, overrides or [])) if overrides else RunConfig()
 
 
 @app.command("filter")
@@ -52,9 +39,9 @@ def filter_cmd(
     """Filter sentence pairs: length ratios, copies, script and language ID per side, numbers/URLs/punctuation,
     exact and near duplicates, margin-scored sentence embeddings, per-direction caps. Every rejected pair keeps
     its reason (data.bitext.* in a recipe, or --set data.bitext.min_margin=1.0)."""
-    from linguabridge.data.bitext import filter_pairs
+    from linguabridge.data.bitext.filter import filter_pairs
 
-    cfg = _recipe(config, set_)
+    cfg = recipe_or_defaults(config, set_)
     bitext = (
         cfg.data.bitext if semantic is None else cfg.data.bitext.model_copy(update={"semantic": semantic})
     )
@@ -78,9 +65,9 @@ def render_cmd(
 ) -> None:
     """Render kept pairs as pretraining documents with the 11 Marco templates (language names; template drawn
     by a seeded sampler and kept in metadata.template)."""
-    from linguabridge.data.bitext import render_dir
+    from linguabridge.data.bitext.render import render_dir
 
-    cfg = _recipe(config, set_)
+    cfg = recipe_or_defaults(config, set_)
     stats = render_dir(
         pair_dir,
         out_dir,
@@ -89,71 +76,3 @@ def render_cmd(
         pairs_per_document or cfg.data.bitext.pairs_per_document,
     )
     out.print_json(json.dumps(stats))
-
-
-def synth_cmd(
-    out_dir: Annotated[
-        Path, typer.Option("--out", help="Writes accepted/, rejected/, failed.jsonl, stats.json.")
-    ],
-    languages: Annotated[str | None, typer.Option(help="Languages, e.g. tha_Thai,kaz_Cyrl.")] = None,
-    family: Annotated[
-        str | None, typer.Option(help="explanation, story, fewshot (comma-separated) or 'all'.")
-    ] = None,
-    n: Annotated[
-        int | None, typer.Option("--n", help="Requests per language, spread over the families.")
-    ] = None,
-    endpoint: Annotated[
-        str | None, typer.Option(help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
-    ] = None,
-    model: Annotated[
-        str | None, typer.Option(help="Served model name (openai) or model directory (hf).")
-    ] = None,
-    backend: Annotated[
-        str | None, typer.Option(help="'openai' (HTTP) or 'hf' (in-process transformers).")
-    ] = None,
-    keywords: Annotated[
-        list[str] | None, typer.Option(help="LANG=FILE word list, one keyword a line (repeatable).")
-    ] = None,
-    corpus: Annotated[
-        list[Path] | None, typer.Option(help="JSONL documents to mine keywords from (repeatable).")
-    ] = None,
-    fewshot_samples: Annotated[
-        list[Path] | None, typer.Option(help="Chat JSONL {language, messages} for the fewshot family.")
-    ] = None,
-    concurrency: Annotated[int | None, typer.Option(help="Requests in flight at once.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Sampler seed; default: the recipe seed.")] = None,
-    config: ConfigOpt = None,
-    set_: SetOpt = None,
-) -> None:
-    """Generate synthetic text with Marco's three prompt families through an LLM server or a local model.
-
-    Resumable: every request is keyed by a hash of (prompt, params, model) and cached in OUT/cache.sqlite, so a
-    rerun after a crash sends only what is missing. The API key is read from $OPENAI_API_KEY (or
-    synthetic.api_key_env) and never logged. Outputs failing the checks (language, length, refusals,
-    duplicates) are kept in rejected/ with their reason."""
-    from linguabridge.config import SyntheticConfig
-    from linguabridge.data.synthetic import run_synthetic
-    from linguabridge.stages import resolve_inputs
-
-    cfg = _recipe(config, set_)
-    update: dict = {}
-    if family:
-        update["families"] = list(SyntheticConfig().families) if family == "all" else family.split(",")
-    for key, value in (("n_per_language", n), ("endpoint", endpoint), ("model", model), ("backend", backend),
-                       ("concurrency", concurrency)):  # fmt: skip
-        if value is not None:
-            update[key] = value
-    if keywords:
-        pairs = [k.split("=", 1) for k in keywords]
-        if any(len(p) != 2 for p in pairs):
-            raise typer.BadParameter("write --keywords LANG=FILE, e.g. tha_Thai=thai_words.txt")
-        update["keyword_files"] = dict(pairs)
-    if corpus:
-        update["keyword_corpus"] = [str(c) for c in corpus]
-    syn = SyntheticConfig.model_validate(cfg.synthetic.model_dump() | update)
-    langs = languages.split(",") if languages else (syn.languages or cfg.languages)
-    samples = [str(p) for p in fewshot_samples] if fewshot_samples else syn.fewshot_samples
-    stats = run_synthetic(syn, langs, out_dir, cfg.seed if seed is None else seed,
-                          fewshot_paths=resolve_inputs(samples, "sft.jsonl"))  # fmt: skip
-    keys = ("planned", "cached_before", "accepted", "rejected", "failed", "requests")
-    out.print_json(json.dumps({k: stats[k] for k in keys}))

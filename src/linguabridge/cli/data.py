@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from linguabridge.cli.common import SetOpt, out
+from linguabridge.cli.common import SetOpt, out, recipe_or_defaults
 
 app = typer.Typer(help="Data stage: curate web text and parallel text.", no_args_is_help=True)
 
@@ -36,11 +36,11 @@ def clean(
 ) -> None:
     """Curate raw web text: normalise, URL filter, language ID, per-language quality rules, decontamination,
     PII, dedup across the whole corpus. Nothing is dropped silently; a killed run resumes where it stopped."""
-    from linguabridge.config import _codes, apply_overrides, load_recipe, validate_recipe
+    from linguabridge.config import _codes
     from linguabridge.data.clean import clean as run_clean
 
     # --set works with or without a recipe: `--set data.min_words=30 --set data.rules_file=rules.tsv`
-    cfg = load_recipe(config, set_) if config else validate_recipe(apply_overrides({}, set_ or []))
+    cfg = recipe_or_defaults(config, set_)
     data = cfg.data if workers is None else cfg.data.model_copy(update={"workers": workers})
     stats = run_clean(list(inputs), out_dir, data, _codes(languages.split(",")))
     out.print_json(json.dumps(stats["totals"]))
@@ -67,8 +67,7 @@ def thresholds(
     out.print_json(json.dumps({k: len(v) for k, v in sorted(samples.items())}))
 
 
-# Parallel and synthetic text (cli/bitext.py): `data bitext filter|render`, `data synth`.
+# Parallel text (cli/bitext.py): `data bitext filter|render`; `data synth` (cli/synth.py) is registered in cli/main.py.
 from linguabridge.cli import bitext  # noqa: E402
 
 app.add_typer(bitext.app, name="bitext")
-app.command("synth")(bitext.synth_cmd)

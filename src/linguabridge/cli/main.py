@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from linguabridge.cli import chat, data, evaluate, mix, report, train
+from linguabridge.cli import chat, data, evaluate, mix, report, synth, train
 from linguabridge.cli.common import SetOpt, out
 from linguabridge.errors import LinguabridgeError
 
@@ -47,6 +47,7 @@ def _options(
 
 
 app.add_typer(data.app, name="data")
+data.app.command("synth")(synth.synth_cmd)
 app.add_typer(mix.app, name="mix")
 app.add_typer(train.app, name="train")
 app.add_typer(evaluate.app, name="eval")

@@ -31,7 +31,7 @@ from linguabridge import __version__
 from linguabridge.config import DataConfig
 from linguabridge.data.decontam import Decontaminator, describe
 from linguabridge.data.dedup import MinHasher, SignatureWriter, exact_key, global_dedup
-from linguabridge.data.execution import is_done, mark_done, run_tasks
+from linguabridge.data.execution import is_done, mark_done, run_shards
 from linguabridge.data.filters import (
     FineWebLines,
     GopherQuality,
@@ -43,10 +43,11 @@ from linguabridge.data.filters import (
 from linguabridge.data.langid import get_identifier
 from linguabridge.data.pii import redact
 from linguabridge.data.readers import list_inputs, read_file
-from linguabridge.data.records import Document, JsonlWriter, Quarantined, iter_jsonl, write_json
+from linguabridge.data.records import Document
 from linguabridge.data.segment import get_segmenter, rules_off
 from linguabridge.data.text import Analysis, normalise
 from linguabridge.data.thresholds import RulesBook
+from linguabridge.io import JsonlWriter, Quarantined, iter_jsonl, write_json
 from linguabridge.provenance import fingerprint
 
 UND = "und"  # language of documents rejected before language ID
@@ -325,7 +326,7 @@ def clean(
         write_json(plan, {"fingerprint": fp, "inputs": [str(f) for f in files]})
 
     n = len(files)
-    run_tasks(
+    run_shards(
         filter_shard,
         [(i, str(f), str(work), cfg, languages) for i, f in enumerate(files)],
         cfg.workers,
@@ -338,7 +339,7 @@ def clean(
         shard_sigs = [work / f"shard-{i:05d}" / "signatures" for i in range(n)]
         counts = global_dedup(shard_sigs, cfg.dedup, cfg.minhash_threshold, dedup_dir)
         mark_done(dedup_dir, counts)
-    run_tasks(
+    run_shards(
         finalize_shard,
         [(i, str(work), str(out)) for i in range(n)],
         cfg.workers,

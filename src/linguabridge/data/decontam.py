@@ -17,9 +17,9 @@ import numpy as np
 import regex
 import xxhash
 
-from linguabridge.data.records import iter_jsonl
 from linguabridge.data.segment import NO_SPACE
 from linguabridge.errors import ConfigError
+from linguabridge.io import iter_jsonl
 
 # One token per character of an unspaced script, else a run of letters/digits/marks (marks stay in words).
 _TOKENS = regex.compile(

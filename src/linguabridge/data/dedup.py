@@ -6,21 +6,25 @@ Two passes, so shards filter in parallel while duplicates are found globally:
    and :func:`exact_key` an exact key;
    :class:`SignatureWriter` stores them beside the shard;
 2. :func:`global_dedup` reads every shard's signatures in shard order and keeps the first document of each
-   exact group and each near-duplicate cluster (datasketch ``MinHashLSH`` buckets tuned for recall, since every
-   candidate is then confirmed by its estimated Jaccard similarity). The result depends only on input order.
+   exact group and each near-duplicate cluster (:class:`NearDuplicateIndex`). The result depends only on input
+   order.
+
+:class:`NearDuplicateIndex` is also the near-duplicate check of parallel text (``data/bitext``) and of synthetic
+outputs (``data/synthetic.py``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 
 import numpy as np
 import regex
 import xxhash
 
-from linguabridge.data.records import write_json
 from linguabridge.data.text import Analysis
+from linguabridge.io import write_json
 
 _PUNCT = regex.compile(r"[^\w\p{M}]+|_+")  # keeps combining marks (Thai vowels, Devanagari signs)
 NUM_PERM = 128
@@ -33,13 +37,23 @@ def exact_key(text: str) -> int:
 
 
 class MinHasher:
-    """datasketch MinHash with shared permutations and xxhash (datasketch's default sha1 is ~5x slower)."""
+    """datasketch MinHash with shared permutations and xxhash (datasketch's default sha1 is ~5x slower).
 
-    def __init__(self, num_perm: int = NUM_PERM, seed: int = 1, n: int = SHINGLE):
+    Bitext and synthetic checks pass datasketch's default (``datasketch.hashfunc.sha1_hash32``): they have
+    always hashed with it, and another hash gives other signatures, hence other near-duplicate decisions.
+    """
+
+    def __init__(
+        self,
+        num_perm: int = NUM_PERM,
+        seed: int = 1,
+        n: int = SHINGLE,
+        hashfunc: Callable[[bytes], int] = xxhash.xxh32_intdigest,
+    ):
         from datasketch import MinHash
 
         self._MinHash = MinHash
-        self.num_perm, self.seed, self.n = num_perm, seed, n
+        self.num_perm, self.seed, self.n, self.hashfunc = num_perm, seed, n, hashfunc
         self._perms = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
 
     def shingles(self, a: Analysis) -> set[bytes]:
@@ -49,16 +63,56 @@ class MinHasher:
             return {" ".join(words).encode("utf-8")}
         return {" ".join(words[i : i + n]).encode("utf-8") for i in range(len(words) - n + 1)}
 
-    def __call__(self, a: Analysis) -> np.ndarray:
+    def signature(self, shingles: Iterable[bytes]) -> np.ndarray:
         m = self._MinHash(
             num_perm=self.num_perm,
             seed=self.seed,
-            hashfunc=xxhash.xxh32_intdigest,
+            hashfunc=self.hashfunc,
             permutations=self._perms,
             scheme="affine32",
         )
-        m.update_batch(list(self.shingles(a)))
+        m.update_batch(list(shingles))
         return m.hashvalues.astype(np.uint32)
+
+    def __call__(self, a: Analysis) -> np.ndarray:
+        return self.signature(self.shingles(a))
+
+
+class NearDuplicateIndex:
+    """datasketch MinHashLSH whose every candidate is confirmed by its estimated Jaccard similarity; the match
+    is the earliest-added entry at least ``threshold`` similar, so decisions depend only on insertion order.
+
+    Bands are weighted to recall (a false positive costs one verification, a false negative leaves a
+    duplicate). ``recall_margin`` lowers the banding's threshold by that much (to 0.2 at least) to widen the
+    net further: the banding alone misses a fair share of pairs just above the threshold (bitext and synthetic
+    checks use 0.2).
+    """
+
+    def __init__(self, threshold: float, num_perm: int = NUM_PERM, recall_margin: float = 0.0):
+        from datasketch import MinHashLSH
+        from datasketch.lean_minhash import LeanMinHash
+
+        self._Lean = LeanMinHash
+        self.threshold = threshold
+        lsh_threshold = max(0.2, threshold - recall_margin) if recall_margin else threshold
+        self.lsh = MinHashLSH(threshold=lsh_threshold, num_perm=num_perm, weights=(0.2, 0.8))
+        self.keys: list[Hashable] = []
+        self.signatures: list[np.ndarray] = []  # rows of memory-mapped shard files stay on disk
+
+    def _lean(self, sig: np.ndarray):
+        return self._Lean(seed=1, hashvalues=np.asarray(sig, dtype=np.uint64), scheme="affine32")
+
+    def find(self, sig: np.ndarray) -> Hashable | None:
+        """Key of the earliest entry at least ``threshold`` similar to ``sig``, or None."""
+        for i in sorted(self.lsh.query(self._lean(sig))):
+            if np.mean(self.signatures[i] == sig) >= self.threshold:
+                return self.keys[i]
+        return None
+
+    def add(self, key: Hashable, sig: np.ndarray) -> None:
+        self.lsh.insert(len(self.keys), self._lean(sig), check_duplication=False)
+        self.keys.append(key)
+        self.signatures.append(sig)
 
 
 class SignatureWriter:
@@ -89,16 +143,9 @@ def global_dedup(shard_dirs: list[Path], mode: str, threshold: float, out_dir: P
 
     Decision rows are ``[reason | null, duplicate_of_id | null, cluster_size]`` in the shard's signature order.
     """
-    from datasketch import MinHashLSH
-    from datasketch.lean_minhash import LeanMinHash
-
-    # False positives cost one verification; false negatives leave duplicates: weight the band choice to recall.
-    lsh = (
-        MinHashLSH(threshold=threshold, num_perm=NUM_PERM, weights=(0.2, 0.8)) if mode == "minhash" else None
-    )
+    index = NearDuplicateIndex(threshold) if mode == "minhash" else None
     first_exact: dict[int, tuple[int, int]] = {}
     all_ids: list[list[str]] = []
-    sigs: list[np.ndarray] = []
     decisions: list[list[list]] = []
     counts = {"exact_duplicate": 0, "near_duplicate": 0, "kept": 0}
     for s, folder in enumerate(shard_dirs):
@@ -106,7 +153,6 @@ def global_dedup(shard_dirs: list[Path], mode: str, threshold: float, out_dir: P
         exact = np.load(folder / "exact.npy")
         mh = np.load(folder / "minhash.npy", mmap_mode="r")  # random access for verification, not in RAM
         all_ids.append(ids)
-        sigs.append(mh)
         rows: list[list] = []
         for r in range(len(ids)):
             key = int(exact[r])
@@ -116,21 +162,15 @@ def global_dedup(shard_dirs: list[Path], mode: str, threshold: float, out_dir: P
                 (rows if ks == s else decisions[ks])[kr][2] += 1
                 counts["exact_duplicate"] += 1
                 continue
-            if lsh is not None:
-                m = LeanMinHash(seed=1, hashvalues=np.asarray(mh[r], dtype=np.uint64), scheme="affine32")
-                best = None
-                for cand in sorted(lsh.query(m)):
-                    cs, cr = divmod(cand, 1 << 32)
-                    if np.mean(sigs[cs][cr] == mh[r]) >= threshold:
-                        best = (cs, cr)
-                        break
+            if index is not None:
+                best = index.find(mh[r])
                 if best is not None:
                     cs, cr = best
                     rows.append(["near_duplicate", all_ids[cs][cr], 0])
                     (rows if cs == s else decisions[cs])[cr][2] += 1
                     counts["near_duplicate"] += 1
                     continue
-                lsh.insert((s << 32) + r, m, check_duplication=False)
+                index.add((s, r), mh[r])
             if mode != "none":
                 first_exact[key] = (s, r)
             rows.append([None, None, 1])

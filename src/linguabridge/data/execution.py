@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from linguabridge.data.records import write_json
 from linguabridge.errors import require
+from linguabridge.io import write_json
 from linguabridge.runtime import die_with_parent
 
 MARKER = "_DONE.json"
@@ -31,7 +31,7 @@ def mark_done(folder: Path, info: dict) -> None:
     write_json(folder / MARKER, info)
 
 
-def run_tasks(
+def run_shards(
     fn: Callable,
     args: Sequence[tuple],
     workers: int = 1,

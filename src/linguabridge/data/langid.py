@@ -7,14 +7,13 @@ closely related languages (``assets/data/lid_confusables.tsv``).
 
 from __future__ import annotations
 
-import csv
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 
 from linguabridge.errors import LinguabridgeError, require
+from linguabridge.io import read_asset_table
 from linguabridge.languages import get_language
 
 
@@ -68,11 +67,9 @@ class FastTextLID:
 @cache
 def _confusables() -> tuple[dict[str, str], dict[str, dict[str, re.Pattern]]]:
     """code -> group, and group -> {code: marker regex}."""
-    text = resources.files("linguabridge").joinpath("assets/data/lid_confusables.tsv").read_text("utf-8")
-    rows = csv.DictReader([x for x in text.splitlines() if x and not x.startswith("#")], delimiter="\t")
     member: dict[str, str] = {}
     markers: dict[str, dict[str, re.Pattern]] = {}
-    for r in rows:
+    for r in read_asset_table("data/lid_confusables.tsv"):
         words = [re.escape(w.strip()) for w in r["markers"].split(",") if w.strip()]
         member[r["code"]] = r["group"]
         suffixes = "|".join(re.escape(x) for x in (r.get("suffixes") or "").split(",") if x)
@@ -81,6 +78,15 @@ def _confusables() -> tuple[dict[str, str], dict[str, dict[str, re.Pattern]]]:
             re.IGNORECASE,
         )
     return member, markers
+
+
+def confusable_languages(lang: str) -> frozenset[str]:
+    """Languages LID cannot reliably tell from ``lang`` (its group in ``lid_confusables.tsv``, ``lang`` included;
+    empty when it has none). Where the language is given (a bitext side, a requested synthetic output), a
+    prediction inside its group agrees with it."""
+    member, markers = _confusables()
+    group = member.get(lang)
+    return frozenset(markers[group]) if group else frozenset()
 
 
 class LanguageIdentifier:

@@ -13,8 +13,9 @@ import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from linguabridge.data.records import Document, Quarantined, iter_jsonl, stable_id, to_document
+from linguabridge.data.records import Document, stable_id, to_document
 from linguabridge.errors import LinguabridgeError, require
+from linguabridge.io import Quarantined, iter_jsonl
 
 JSONL = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".ndjson")
 PARQUET = (".parquet",)

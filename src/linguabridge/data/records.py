@@ -12,15 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# Re-exported while modules under data/ move their imports to linguabridge.io.
-from linguabridge.io import (  # noqa: F401
-    JsonlWriter,
-    Quarantined,
-    expand_inputs,
-    iter_jsonl,
-    open_text,
-    write_json,
-)
+from linguabridge.io import Quarantined, expand_inputs, iter_jsonl
 
 
 @dataclass

@@ -8,16 +8,16 @@ A missing package falls back to characters with the reason recorded, never silen
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 
 import regex
+
+from linguabridge.io import read_asset_table
 
 # Words (letters, digits and combining marks, with inner apostrophes/hyphens) or single punctuation/symbol
 # characters, as datatrove's spaCy word tokenizers count them: the FineWeb-2 thresholds (alpha-word ratio, avg
@@ -133,9 +133,7 @@ _MODULES = {
 
 @cache
 def segmenter_table() -> dict[str, dict[str, str]]:
-    text = resources.files("linguabridge").joinpath("assets/data/segmenters.tsv").read_text("utf-8")
-    rows = csv.DictReader([x for x in text.splitlines() if x and not x.startswith("#")], delimiter="\t")
-    return {r["code"]: r for r in rows}
+    return {r["code"]: r for r in read_asset_table("data/segmenters.tsv")}
 
 
 @cache

@@ -24,12 +24,13 @@ from pathlib import Path
 
 import yaml
 
-from linguabridge.data.bitext import NearDuplicateIndex, confusable_languages
 from linguabridge.data.generation import HFBackend, OpenAIBackend, Request, RequestCache, RunCounters
-from linguabridge.data.langid import get_identifier
-from linguabridge.data.records import Document, JsonlWriter, iter_jsonl, read_documents, stable_id, write_json
+from linguabridge.data.langid import confusable_languages, get_identifier
+from linguabridge.data.records import Document, read_documents, stable_id
 from linguabridge.data.text import Analysis
+from linguabridge.data.thresholds import stop_words as rules_stop_words
 from linguabridge.errors import ConfigError, LinguabridgeError
+from linguabridge.io import JsonlWriter, iter_jsonl, write_json
 from linguabridge.languages import get_language
 
 FAMILIES = ("explanation", "story", "fewshot")
@@ -132,20 +133,9 @@ def keywords_from_corpus(
 
 
 @cache
-def _stop_word_table() -> dict[str, frozenset[str]]:
-    from linguabridge.data.bitext import _read_table
-
-    table: dict[str, set[str]] = defaultdict(set)
-    for row in _read_table("data/stopwords.tsv"):  # the curation stage's per-language stop words
-        table[row["code"]].add(row["word"].lower())
-    return {k: frozenset(v) for k, v in table.items()}
-
-
 def stop_words(language: str) -> frozenset[str]:
-    try:
-        return _stop_word_table().get(language, frozenset())
-    except (FileNotFoundError, OSError):
-        return frozenset()
+    """The curation stage's stop words of ``language``, lower-cased (keywords are compared lower-cased)."""
+    return frozenset(w.lower() for w in rules_stop_words(language))
 
 
 def keyword_pools(cfg, languages: list[str], families: list[str]) -> dict[str, list[str]]:
@@ -280,14 +270,16 @@ class OutputChecker:
     """Accept/reject generated text; remembers accepted outputs for exact and near-duplicate checks."""
 
     def __init__(self, cfg, lid=None):
-        from linguabridge.data.dedup import MinHasher, exact_key
+        from datasketch.hashfunc import sha1_hash32
+
+        from linguabridge.data.dedup import MinHasher, NearDuplicateIndex, exact_key
 
         self.cfg = cfg
         self.lid = lid or get_identifier("py3langid")
         self._exact_key = exact_key
         self.seen: set = set()
-        self.hasher = MinHasher(n=3)
-        self.index = NearDuplicateIndex(cfg.near_dup_threshold)
+        self.hasher = MinHasher(n=3, hashfunc=sha1_hash32)
+        self.index = NearDuplicateIndex(cfg.near_dup_threshold, recall_margin=0.2)
 
     def check(self, request: Request, text: str) -> tuple[str | None, dict]:
         lang = request.meta["language"]
@@ -316,7 +308,7 @@ class OutputChecker:
         key = (lang, self._exact_key(text))
         if key in self.seen:
             return "exact_duplicate", info
-        sig = self.index.signature(self.hasher.shingles(analysis))
+        sig = self.hasher(analysis)
         if self.index.find(sig) is not None:
             return "near_duplicate", info
         self.seen.add(key)

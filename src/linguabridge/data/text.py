@@ -9,7 +9,7 @@ from functools import cached_property
 
 import regex
 
-from linguabridge.data.segment import NO_SPACE, Segmenter, get_segmenter, words
+from linguabridge.data.segment import Segmenter, get_segmenter, words
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2028\u2029\ufeff\ufffe]")
 _SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
@@ -18,8 +18,6 @@ _WORD_START = regex.compile(r"[\w\p{M}]")
 _PARA_SPLIT = re.compile(r"\n{2,}")
 # Punctuation that ends a sentence in the scripts we handle (Latin, CJK, Arabic, Devanagari, Myanmar, Khmer...).
 TERMINAL_PUNCTUATION = tuple(".!?\"'”’»。！？｡।॥۔؟܀‼‽⁇⁈⁉︒﹒﹖﹗．？！：」』〉》၊။។៕።፧፨")
-# Kept for callers that import it (bitext): scripts written without spaces between words.
-NO_SPACE_SCRIPTS = {"Hans", "Hant", "Jpan", "Thai", "Khmr", "Laoo", "Mymr", "Tibt"}
 
 
 def normalise(text: str, fix_text: bool = False) -> str:
@@ -39,10 +37,6 @@ def normalise(text: str, fix_text: bool = False) -> str:
         if line or (out and out[-1]):
             out.append(line)
     return "\n".join(out).strip()
-
-
-def has_no_space_script(text: str) -> bool:
-    return NO_SPACE.search(text) is not None
 
 
 class Analysis:

@@ -7,6 +7,7 @@ recipe (``data.thresholds: {tha_Thai: {language_score: 0.5}}``).
 
 from __future__ import annotations
 
+import copy
 import csv
 import math
 from collections.abc import Iterable
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from linguabridge.errors import ConfigError
+from linguabridge.io import read_asset_table
 from linguabridge.languages import canonical
 
 Pairs = tuple[tuple[int, float], ...]
@@ -91,20 +93,29 @@ def read_rules_table(text: str, origin: str) -> dict[str, dict]:
 
 
 @cache
-def _stop_words() -> dict[str, frozenset[str]]:
-    text = resources.files("linguabridge").joinpath("assets/data/stopwords.tsv").read_text("utf-8")
+def _stop_word_table() -> dict[str, frozenset[str]]:
     out: dict[str, set[str]] = {}
-    for row in csv.DictReader([x for x in text.splitlines() if not x.startswith("#")], delimiter="\t"):
+    for row in read_asset_table("data/stopwords.tsv"):
         out.setdefault(row["code"], set()).add(row["word"])
     return {k: frozenset(v) for k, v in out.items()}
+
+
+def stop_words(code: str) -> frozenset[str]:
+    """The language's stop words (``assets/data/stopwords.tsv``; empty when it has no list)."""
+    return _stop_word_table().get(code, frozenset())
+
+
+@cache
+def _bundled_rules() -> dict[str, dict]:
+    text = resources.files("linguabridge").joinpath("assets/data/lang_rules.tsv").read_text("utf-8")
+    return read_rules_table(text, "assets/data/lang_rules.tsv")
 
 
 class RulesBook:
     """Resolves the rules of each language: bundled table, then the user's file, then recipe overrides."""
 
     def __init__(self, rules_file: str | None = None, overrides: dict[str, dict] | None = None):
-        text = resources.files("linguabridge").joinpath("assets/data/lang_rules.tsv").read_text("utf-8")
-        self.rows = read_rules_table(text, "assets/data/lang_rules.tsv")
+        self.rows = copy.deepcopy(_bundled_rules())
         if rules_file:
             try:
                 user = Path(rules_file).read_text("utf-8")
@@ -120,7 +131,7 @@ class RulesBook:
             merged = dict(self.rows["*"]) | self.rows.get(code, {})
             if code not in self.rows:
                 merged["source"] = self.rows["*"]["source"]
-            rules = LangRules(stop_words=_stop_words().get(code, frozenset()), **merged)
+            rules = LangRules(stop_words=stop_words(code), **merged)
             extra = self.overrides.get("*", {}) | self.overrides.get(code, {})
             if extra:
                 known = {f.name for f in fields(LangRules)}
@@ -170,10 +181,7 @@ def derive_rules(samples: dict[str, Iterable[dict]], quantile: float = 0.05) -> 
 
         # Repetition rules measure the same thing in every language: clean text repeats little, so a sample
         # percentile would be far stricter than Gopher's values; take whichever is looser.
-        base = read_rules_table(
-            resources.files("linguabridge").joinpath("assets/data/lang_rules.tsv").read_text("utf-8"),
-            "bundled",
-        )["*"]
+        base = _bundled_rules()["*"]
 
         def looser(key: str, q: float, default: float) -> float:
             return max(pct(key, q, default), default)

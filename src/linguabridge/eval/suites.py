@@ -17,7 +17,7 @@ from linguabridge.config import EvalConfig, EvalTaskConfig
 from linguabridge.errors import ConfigError, LinguabridgeError
 from linguabridge.eval.metrics import SpmTokenizer, bleu_tokenizer
 from linguabridge.eval.tasks import NATIVE_TASKS, Benchmark, Protocol, TaskSpec, get_benchmark
-from linguabridge.eval.tasks.base import check_fields, read_records
+from linguabridge.eval.tasks.base import check_fields
 from linguabridge.eval.tasks.flores import Translation
 
 PIVOT = "eng_Latn"
@@ -185,4 +185,4 @@ def _translation_specs(bench, te, cfg, root, langs, spm) -> list[TaskSpec]:
     return specs
 
 
-__all__ = ["demo_dir", "directions", "read_records", "resolve_tasks", "task_entries"]
+__all__ = ["demo_dir", "directions", "resolve_tasks", "task_entries"]

@@ -3,24 +3,21 @@
 
 from __future__ import annotations
 
-import csv
 from functools import cache
-from importlib import resources
 
 import regex
 
 from linguabridge.data.records import Document
 from linguabridge.data.text import Analysis
 from linguabridge.data.thresholds import LangRules
+from linguabridge.io import read_asset_table
 
 
 @cache
 def _script_patterns() -> dict[str, regex.Pattern]:
-    text = resources.files("linguabridge").joinpath("assets/data/scripts.tsv").read_text("utf-8")
-    rows = csv.DictReader([x for x in text.splitlines() if x and not x.startswith("#")], delimiter="\t")
     return {
         r["script"]: regex.compile("[" + "".join(f"\\p{{Script={s}}}" for s in r["unicode"].split(",")) + "]")
-        for r in rows
+        for r in read_asset_table("data/scripts.tsv")
     }
 
 

@@ -131,7 +131,7 @@ class Benchmark:
     def available_languages(self, root: Path) -> list[str]:
         if self.language_field:
             files = [self.find_file(root, "", s) for s in self.splits]
-            found = {canonical(str(r[self.language_field])) for f in files if f for r in read_records(f)}
+            found = {canonical(str(r[self.language_field])) for f in files if f for r in read_task_file(f)}
             return [c for c in self.languages if c in found] or sorted(found)
         return [c for c in self.languages if any(self.find_file(root, c, s) for s in self.splits)]
 
@@ -211,8 +211,9 @@ def _process_docs(dataset, filters, then):
 
 
 # ------------------------------------------------------------------------------------- local records
-def read_records(path: Path) -> list[dict]:
-    """Records of a local JSONL/JSON/Parquet/TSV file; a malformed line is an error naming file and line."""
+def read_task_file(path: Path) -> list[dict]:
+    """Records of a task's local data file (JSONL, JSON, Parquet or TSV); a malformed line is an error naming
+    file and line."""
     ext = path.suffix.lstrip(".")
     if ext == "parquet":
         import pyarrow.parquet as pq
@@ -241,7 +242,7 @@ def read_records(path: Path) -> list[dict]:
 
 def check_fields(path: Path, fields: tuple[str, ...]) -> list[dict]:
     """Read ``path`` and require ``fields`` on every record (the first missing one is the error)."""
-    records = read_records(path)
+    records = read_task_file(path)
     if not records:
         raise LinguabridgeError(f"{path}: no records", "the file is empty; fetch or rebuild it")
     for i, rec in enumerate(records, 1):

@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any
 
 from linguabridge.eval.literals import copa_connectors, uses_spaces
-from linguabridge.eval.tasks.base import Benchmark, Default, HubSource, TaskSpec, read_records
+from linguabridge.eval.tasks.base import Benchmark, Default, HubSource, TaskSpec, read_task_file
 from linguabridge.languages import canonical
 
 XCOPA_KEYS = ("et", "ht", "id", "it", "qu", "sw", "ta", "th", "tr", "vi", "zh")
@@ -110,8 +110,8 @@ def consensus_questions(spec: TaskSpec) -> dict[tuple[str, str], str]:
         if all(others.values()):
             questions = {}
             for split, path in spec.files.items():
-                truth = {int(r["idx"]): r["question"] for r in read_records(others[split])}
-                for r in read_records(path):
+                truth = {int(r["idx"]): r["question"] for r in read_task_file(others[split])}
+                for r in read_task_file(path):
                     if int(r["idx"]) in truth:
                         questions[(r["choice1"], r["choice2"])] = truth[int(r["idx"])]
             spec.extras["question_source"] = f"{key} (same split and idx)"

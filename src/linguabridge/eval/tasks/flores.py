@@ -19,7 +19,7 @@ from typing import Any
 
 from linguabridge.errors import LinguabridgeError
 from linguabridge.eval import metrics as M
-from linguabridge.eval.tasks.base import FORMATS, Benchmark, Default, HubSource, TaskSpec, read_records
+from linguabridge.eval.tasks.base import FORMATS, Benchmark, Default, HubSource, TaskSpec, read_task_file
 from linguabridge.languages import canonical, get_language
 
 # Marco's parallel-data template C (Table 13): the format the continually pretrained model has seen.
@@ -80,7 +80,7 @@ class Translation(Benchmark):
         for stem in dict.fromkeys((self.split_stems.get(split, split), split)):
             path = next((root / f"{stem}.{e}" for e in FORMATS if (root / f"{stem}.{e}").is_file()), None)
             if path is not None:
-                records = read_records(path)
+                records = read_task_file(path)
                 keyed = [
                     {canonical(k): v for k, v in r.items() if k != "id" and _is_code(k)} for r in records
                 ]
@@ -93,7 +93,7 @@ class Translation(Benchmark):
                     )
         path = self.find_file(root, code, split)
         if path is not None and path.parent.name == code:
-            return [str(r["text"]) for r in read_records(path)]
+            return [str(r["text"]) for r in read_task_file(path)]
         return None
 
     def available_languages(self, root: Path) -> list[str]:
@@ -103,7 +103,7 @@ class Translation(Benchmark):
             for name in dict.fromkeys((stem, split)):
                 path = next((root / f"{name}.{e}" for e in FORMATS if (root / f"{name}.{e}").is_file()), None)
                 if path is not None:
-                    found += [canonical(k) for k in read_records(path)[0] if k != "id" and _is_code(k)]
+                    found += [canonical(k) for k in read_task_file(path)[0] if k != "id" and _is_code(k)]
             found += (
                 [p.name for p in root.iterdir() if p.is_dir() and _is_code(p.name)] if root.is_dir() else []
             )
@@ -213,7 +213,7 @@ class WMT16(Translation):
             return None
         s, t = get_language(src).iso639_1, get_language(tgt).iso639_1
         out = []
-        for i, rec in enumerate(read_records(path), 1):
+        for i, rec in enumerate(read_task_file(path), 1):
             tr = rec.get("translation", rec)
             if s not in tr or t not in tr:
                 raise LinguabridgeError(

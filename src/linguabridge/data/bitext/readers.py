@@ -27,9 +27,10 @@ from collections.abc import Iterable, Iterator
 from itertools import zip_longest
 from pathlib import Path
 
-from linguabridge.data.records import Quarantined, expand_inputs, iter_jsonl, open_text, stable_id
+from linguabridge.data.records import stable_id
 from linguabridge.data.text import normalise
 from linguabridge.errors import LinguabridgeError, UnknownLanguageError
+from linguabridge.io import Quarantined, expand_inputs, iter_jsonl, open_text
 from linguabridge.languages import get_language
 
 FORMATS = ("auto", "jsonl", "parquet", "tsv", "tmx", "moses")

@@ -1,0 +1,79 @@
+"""``linguabridge data synth``: synthetic text from Marco's three prompt families."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from linguabridge.cli.common import ConfigOpt, SetOpt, out, recipe_or_defaults
+
+
+def synth_cmd(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Writes accepted/, rejected/, failed.jsonl, stats.json.")
+    ],
+    languages: Annotated[str | None, typer.Option(help="Languages, e.g. tha_Thai,kaz_Cyrl.")] = None,
+    family: Annotated[
+        str | None, typer.Option(help="explanation, story, fewshot (comma-separated) or 'all'.")
+    ] = None,
+    n: Annotated[
+        int | None, typer.Option("--n", help="Requests per language, spread over the families.")
+    ] = None,
+    endpoint: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Served model name (openai) or model directory (hf).")
+    ] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="'openai' (HTTP) or 'hf' (in-process transformers).")
+    ] = None,
+    keywords: Annotated[
+        list[str] | None, typer.Option(help="LANG=FILE word list, one keyword a line (repeatable).")
+    ] = None,
+    corpus: Annotated[
+        list[Path] | None, typer.Option(help="JSONL documents to mine keywords from (repeatable).")
+    ] = None,
+    fewshot_samples: Annotated[
+        list[Path] | None, typer.Option(help="Chat JSONL {language, messages} for the fewshot family.")
+    ] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Requests in flight at once.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Sampler seed; default: the recipe seed.")] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Generate synthetic text with Marco's three prompt families through an LLM server or a local model.
+
+    Resumable: every request is keyed by a hash of (prompt, params, model) and cached in OUT/cache.sqlite, so a
+    rerun after a crash sends only what is missing. The API key is read from $OPENAI_API_KEY (or
+    synthetic.api_key_env) and never logged. Outputs failing the checks (language, length, refusals,
+    duplicates) are kept in rejected/ with their reason."""
+    from linguabridge.config import SyntheticConfig
+    from linguabridge.data.synthetic import run_synthetic
+    from linguabridge.stages import resolve_inputs
+
+    cfg = recipe_or_defaults(config, set_)
+    update: dict = {}
+    if family:
+        update["families"] = list(SyntheticConfig().families) if family == "all" else family.split(",")
+    for key, value in (("n_per_language", n), ("endpoint", endpoint), ("model", model), ("backend", backend),
+                       ("concurrency", concurrency)):  # fmt: skip
+        if value is not None:
+            update[key] = value
+    if keywords:
+        pairs = [k.split("=", 1) for k in keywords]
+        if any(len(p) != 2 for p in pairs):
+            raise typer.BadParameter("write --keywords LANG=FILE, e.g. tha_Thai=thai_words.txt")
+        update["keyword_files"] = dict(pairs)
+    if corpus:
+        update["keyword_corpus"] = [str(c) for c in corpus]
+    syn = SyntheticConfig.model_validate(cfg.synthetic.model_dump() | update)
+    langs = languages.split(",") if languages else (syn.languages or cfg.languages)
+    samples = [str(p) for p in fewshot_samples] if fewshot_samples else syn.fewshot_samples
+    stats = run_synthetic(syn, langs, out_dir, cfg.seed if seed is None else seed,
+                          fewshot_paths=resolve_inputs(samples, "sft.jsonl"))  # fmt: skip
+    keys = ("planned", "cached_before", "accepted", "rejected", "failed", "requests")
+    out.print_json(json.dumps({k: stats[k] for k in keys}))
