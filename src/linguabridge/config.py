@@ -11,13 +11,22 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from linguabridge.errors import ConfigError, did_you_mean
 from linguabridge.languages import canonical, marco_languages
+
+# The ranges numeric settings are held to: a 0 or a negative value would divide by zero, train backwards or
+# silently mean something else (tests/test_config_ranges.py checks that every numeric key has one).
+Count = Annotated[int, Field(ge=1)]  # sizes, lengths, batch sizes, steps, workers
+NonNegative = Annotated[int, Field(ge=0)]  # counts where 0 means none
+Positive = Annotated[float, Field(gt=0)]  # learning rates, budgets, margins
+Share = Annotated[float, Field(ge=0, le=1)]  # fractions where 0 is allowed
+Fraction = Annotated[float, Field(gt=0, le=1)]  # rates in (0, 1]
+Beta = Annotated[float, Field(ge=0, lt=1)]  # Adam betas, dropout
 
 
 class StrictModel(BaseModel):
@@ -46,12 +55,12 @@ def _codes(values: list[str]) -> list[str]:
 class TinyModelConfig(StrictModel):
     """Shape of the random-init Qwen2-architecture model used when ``model.name_or_path: tiny-qwen2``."""
 
-    hidden_size: int = 64
-    num_hidden_layers: int = 2
-    num_attention_heads: int = 4
-    num_key_value_heads: int = 2
-    intermediate_size: int = 128
-    max_position_embeddings: int = 1024
+    hidden_size: Count = 64
+    num_hidden_layers: Count = 2
+    num_attention_heads: Count = 4
+    num_key_value_heads: Count = 2
+    intermediate_size: Count = 128
+    max_position_embeddings: Count = 1024
     tie_word_embeddings: bool = True
 
 
@@ -101,7 +110,7 @@ class BitextConfig(StrictModel):
     qe_scorer: str | None = None  # "module:function" scoring a batch of pairs (e.g. a COMET-Kiwi wrapper)
     min_qe: float = 0.0  # below: low_qe
     directions: Literal["as_given", "both", "split"] = "as_given"  # both: X->Y and Y->X; split: half each way
-    max_per_direction: int | None = None  # cap per direction (best margins kept); None = no cap
+    max_per_direction: Count | None = None  # cap per direction (best margins kept); None = no cap
     direction_caps: dict[str, int] = Field(default_factory=dict)  # {"eng_Latn-tha_Thai": 1000} over the cap above
     pairs_per_document: int = Field(default=1, ge=1)  # rendering: pairs packed into one document
 
@@ -154,28 +163,28 @@ class DataConfig(StrictModel):
 
     inputs: list[str] = ["demo"]
     parallel: list[str] = ["demo"]
-    min_words: int = 50  # Gopher minimum of words per document (segmented for scripts without spaces)
-    max_words: int = 100_000  # Gopher maximum
+    min_words: NonNegative = 50  # Gopher minimum of words per document (segmented for scripts without spaces)
+    max_words: Count = 100_000  # Gopher maximum
     lid_backend: str = "py3langid"  # or "fasttext:/path/lid.176.bin" (also GlotLID's model.bin)
     rules_file: str | None = None  # per-language thresholds TSV (`data thresholds` output) over the bundled table
     thresholds: dict[str, dict[str, float | str | None]] = Field(default_factory=dict)  # {lang or "*": {rule: value}}
-    min_script_ratio: float = 0.5  # share of letters in the script of the identified language
+    min_script_ratio: Share = 0.5  # share of letters in the script of the identified language
     fix_text: bool = False  # repair mojibake with ftfy before anything else
     kenlm_models: dict[str, str] = Field(default_factory=dict)  # {lang: .arpa/.bin}; scores kept, max_perplexity rule
     pii: bool = True  # replace e-mails, IP addresses and phone numbers with placeholders
     decontaminate: Literal["drop", "flag", "none"] = "drop"  # against bundled eval sets + decontam_files
     decontam_files: list[str] = Field(default_factory=list)  # extra eval JSONL files (every string field is used)
-    decontam_ngram: int = 13  # n-gram length (words; characters in scripts without spaces)
+    decontam_ngram: Count = 13  # n-gram length (words; characters in scripts without spaces)
     dedup: Literal["none", "exact", "minhash"] = "minhash"  # across the whole corpus
-    minhash_threshold: float = 0.7  # Jaccard similarity of word n-gram shingles for near-duplicates
-    minhash_ngram: int = 3  # words per shingle (FineWeb: 5 on whole pages; 3 keeps recall on short documents)
+    minhash_threshold: Fraction = 0.7  # Jaccard similarity of word n-gram shingles for near-duplicates
+    minhash_ngram: Count = 3  # words per shingle (FineWeb: 5 on whole pages; 3 keeps recall on short documents)
     disabled_segmenters: list[str] = Field(default_factory=list)  # names in assets/data/segmenters.tsv to skip
     url_blocklist: list[str] = Field(
         default_factory=list
     )  # files of domains / patterns; default list always on
     parallel_templates: str = "ABCDEFGHIJK"
     bitext: BitextConfig = BitextConfig()  # parallel-text filters, balancing, rendering
-    workers: int = 1  # local processes (one shard per input file)
+    workers: Count = 1  # local processes (one shard per input file)
     executor: Literal["local", "ray"] = "local"  # ray: one task per shard on the cluster RAY_ADDRESS names
 
 
@@ -272,16 +281,16 @@ class OptimConfig(StrictModel):
     """AdamW and the learning-rate schedule. Marco-LLM gives only the peak LR (1e-5 / 6e-6); the rest are
     documented defaults, not from the paper."""
 
-    lr: float = 1e-5  # peak learning rate (paper: stage I 1e-5, stage II 6e-6)
-    min_lr_ratio: float = 0.1  # final LR as a fraction of the peak (not from the paper)
-    warmup_ratio: float = 0.01  # linear warmup, fraction of the stage's steps (not from the paper)
+    lr: Positive = 1e-5  # peak learning rate (paper: stage I 1e-5, stage II 6e-6)
+    min_lr_ratio: Share = 0.1  # final LR as a fraction of the peak (not from the paper)
+    warmup_ratio: Share = 0.01  # linear warmup, fraction of the stage's steps (not from the paper)
     schedule: Literal["cosine", "wsd", "constant"] = "cosine"  # warmup+cosine to min, or warmup-stable-decay (not from the paper)
-    decay_ratio: float = 0.1  # WSD: fraction of steps in the final decay (not from the paper)
-    weight_decay: float = 0.1  # AdamW decoupled weight decay (not from the paper)
-    adam_beta1: float = 0.9  # not from the paper
-    adam_beta2: float = 0.95  # not from the paper
-    adam_epsilon: float = 1e-8  # not from the paper
-    max_grad_norm: float = 1.0  # gradient clipping (not from the paper)
+    decay_ratio: Share = 0.1  # WSD: fraction of steps in the final decay (not from the paper)
+    weight_decay: Annotated[float, Field(ge=0)] = 0.1  # AdamW decoupled weight decay (not from the paper)
+    adam_beta1: Beta = 0.9  # not from the paper
+    adam_beta2: Beta = 0.95  # not from the paper
+    adam_epsilon: Positive = 1e-8  # not from the paper
+    max_grad_norm: Positive = 1.0  # gradient clipping (not from the paper)
 
 
 # ---------------------------------------------------------------------------------------- post-training
@@ -295,24 +304,24 @@ DPOLoss = Literal[
 class LoraConfig(StrictModel):
     """PEFT LoRA adapters, used when a post-training stage sets ``post.lora``; the saved model has them merged in."""
 
-    r: int = 16
-    alpha: int = 32
-    dropout: float = 0.05
+    r: Count = 16
+    alpha: Count = 32
+    dropout: Beta = 0.05
     target_modules: list[str] | str = "all-linear"  # PEFT's shorthand for every linear layer but the LM head
 
 
 class SFTDataConfig(StrictModel):
     """How the SFT set is built (train/sft_data.py): the chats of ``conversations`` plus these builders."""
 
-    translation_pairs: int = 0  # instructions made from filtered bitext (data/parallel/kept); 0 = none
+    translation_pairs: NonNegative = 0  # instructions made from filtered bitext (data/parallel/kept); 0 = none
     both_directions: bool = True  # each pair also as tgt -> src
     instruction_languages: list[str] = ["eng_Latn", "source", "target"]  # drawn per example; source/target: the pair's
     synthetic: list[str] = []  # synthetic-stage output folders/files: their few-shot "rarer sample" chats
     balance: dict[str, float] | None = None  # shares over languages / mixture groups; None = keep as built
-    examples: int | None = None  # size of the balanced set; None = as many as were built
-    max_epochs: float = 3.0  # balancing: how often one language's examples may repeat
+    examples: Count | None = None  # size of the balanced set; None = as many as were built
+    max_epochs: Positive = 3.0  # balancing: how often one language's examples may repeat
     decontaminate: bool = True  # drop examples sharing an n-gram with the evaluation sets
-    ngram: int = 13  # decontamination n-gram, in words (characters for scripts written without spaces)
+    ngram: Count = 13  # decontamination n-gram, in words (characters for scripts written without spaces)
 
     @field_validator("instruction_languages")
     @classmethod
@@ -324,15 +333,15 @@ class PreferenceConfig(StrictModel):
     """Which preference builders make the DPO pairs (train/preferences.py) and their settings."""
 
     builders: list[Literal["language_consistency", "translation_quality", "judge"]] = ["language_consistency"]
-    code_switch_fraction: float = 0.5  # language consistency: share of rejects that are code-switched
-    translation_pairs: int = 32  # translation quality: bitext pairs to sample candidates for
-    candidates: int = 4  # sampled answers per prompt (translation quality, judge)
-    candidate_max_tokens: int = 256  # longest sampled answer, in tokens
-    min_chrf_margin: float = 5.0  # chrF++ points between best and worst candidate to keep a pair
+    code_switch_fraction: Share = 0.5  # language consistency: share of rejects that are code-switched
+    translation_pairs: NonNegative = 32  # translation quality: bitext pairs to sample candidates for
+    candidates: Annotated[int, Field(ge=2)] = 4  # sampled answers per prompt (translation quality, judge)
+    candidate_max_tokens: Count = 256  # longest sampled answer, in tokens
+    min_chrf_margin: Annotated[float, Field(ge=0)] = 5.0  # chrF++ points between best and worst candidate to keep a pair
     judge_endpoint: str | None = None  # OpenAI-compatible base URL, e.g. http://localhost:8000/v1
     judge_model: str | None = None
     judge_api_key_env: str = "OPENAI_API_KEY"  # the key is read from this variable, never logged
-    judge_prompts: int = 32  # prompts (from the SFT chats) to sample and judge
+    judge_prompts: NonNegative = 32  # prompts (from the SFT chats) to sample and judge
 
 
 class PostConfig(StrictModel):
@@ -344,7 +353,7 @@ class PostConfig(StrictModel):
     lora: LoraConfig | None = None  # None = full fine-tuning; a section ({} for the defaults) = LoRA adapters
     loss_weights: list[float] | None = None  # DPO: one weight per loss_type entry
     precompute_ref_log_probs: bool = False  # DPO: reference log-probs computed once, no second model kept
-    margin_pairs: int = 64  # DPO: pairs on which the reward margin is measured before and after training
+    margin_pairs: NonNegative = 64  # DPO: pairs on which the reward margin is measured before and after training
     data: SFTDataConfig = SFTDataConfig()
     preferences: PreferenceConfig = PreferenceConfig()
 
@@ -357,15 +366,15 @@ class TrainStageConfig(StrictModel):
     """
 
     init_from: str = "previous"
-    seq_len: int = 128
-    micro_batch_size: int = 2
-    grad_accum: int = 1
+    seq_len: Count = 128
+    micro_batch_size: Count = 2
+    grad_accum: Count = 1
     optim: OptimConfig = OptimConfig()
-    save_every: int = 10  # steps
-    keep_last: int = 2
+    save_every: Count = 10  # steps
+    keep_last: Count = 2
     # how a checkpoint is checked before resuming ("size" for TB-scale checkpoints)
     checkpoint_verify: Literal["size", "sha256"] = "sha256"
-    log_every: int = 1
+    log_every: Count = 1
     bf16: bool = False  # bf16 autocast on CUDA (weights stay in model.dtype)
     gradient_checkpointing: bool = False  # activation checkpointing
     compile: bool = False  # torch.compile the model (CUDA only)
@@ -398,17 +407,17 @@ class CPTConfig(TrainStageConfig):
     and the forgetting guard."""
 
     mixture_stage: str | None = None  # which mixture stage feeds it
-    tokens: float | None = None  # budget in tokens; None = the mixture stage's budget
+    tokens: Positive | None = None  # budget in tokens; None = the mixture stage's budget
     # sequences per optimizer step over all processes; grad_accum is derived from it
-    global_batch_sequences: int | None = None
-    eval_every: int = 10  # held-out loss and bits per byte per language every N steps (and at the end)
-    eval_docs_per_language: int = 8  # held-out documents per language in each evaluation
-    forgetting_margin: float = 0.05  # relative held-out loss regression that triggers a warning
+    global_batch_sequences: Count | None = None
+    eval_every: Count = 10  # held-out loss and bits per byte per language every N steps (and at the end)
+    eval_docs_per_language: Count = 8  # held-out documents per language in each evaluation
+    forgetting_margin: Annotated[float, Field(ge=0)] = 0.05  # relative held-out loss regression that triggers a warning
     # on regression: log, also checkpoint, or checkpoint and stop
     forgetting_action: Literal["warn", "save", "stop"] = "warn"
     forgetting_languages: list[str] | None = None  # None = every high-resource language with held-out data
-    embeddings_warmup_steps: int = 0  # train only the embeddings first (after a vocabulary extension)
-    peak_tflops: float | None = None  # device peak for MFU; None = looked up from the GPU name
+    embeddings_warmup_steps: NonNegative = 0  # train only the embeddings first (after a vocabulary extension)
+    peak_tflops: Positive | None = None  # device peak for MFU; None = looked up from the GPU name
     trace_data: bool = False  # log each process's sequence indices per step (data_trace/rank-N.jsonl)
 
     def batch_geometry(self, world_size: int) -> BatchGeometry:
@@ -430,8 +439,8 @@ class CPTConfig(TrainStageConfig):
 class PostTrainConfig(TrainStageConfig):
     """An SFT or DPO stage (train/post.py on TRL): a number of steps, the DPO loss, the ``post`` options."""
 
-    max_steps: int | None = None  # None = one pass over the examples
-    beta: float = 0.1  # DPO
+    max_steps: Count | None = None  # None = one pass over the examples
+    beta: Positive = 0.1  # DPO
     loss_type: list[DPOLoss] = ["sigmoid"]  # DPO losses TRL exposes (several combine, see post.loss_weights)
     post: PostConfig = PostConfig()  # trainer options (LoRA included) and the data builders
 
@@ -446,7 +455,7 @@ class EvalTaskConfig(StrictModel):
     task: str  # benchmark: xcopa, belebele, xstorycloze, mmmlu, tydiqa, flores, wmt16, mmlu, arc, ceval, agieval
     languages: list[str] = Field(default_factory=list)  # [] = every language its data has (marco/tier:* expand)
     split: str | None = None  # the scored split
-    shots: int | None = None  # few-shot examples per prompt
+    shots: NonNegative | None = None  # few-shot examples per prompt
     fewshot_split: str | None = None  # None = a split other than the scored one whenever the data has one
     metrics: list[str] | None = None  # e.g. [acc, acc_norm]; translation: [bleu, chrf++, spbleu]
     prompt_style: Literal["lm-eval", "script-aware"] | None = None  # None = eval.prompt_style
@@ -462,16 +471,16 @@ class EvalConfig(StrictModel):
     tasks: list[str | EvalTaskConfig] = ["heldout_bpb", "demo_flores"]  # a name alone = lm-eval's protocol
     data_dir: str | None = None  # local benchmark data (DIR/<task>/ or DIR itself); demo_* tasks are bundled
     stages: list[str] = ["base", "cpt_stage2", "dpo"]  # which checkpoints to evaluate
-    limit: int | None = None  # items per task (quick looks; recorded in every row)
-    batch_size: int = 8
-    max_new_tokens: int = 48  # generation tasks stop at the end of the line or here
+    limit: Count | None = None  # items per task (quick looks; recorded in every row)
+    batch_size: Count = 8
+    max_new_tokens: Count = 48  # generation tasks stop at the end of the line or here
     # lm-eval: its prompts exactly; script-aware: no space before zh/ja/th continuations, fixed XCOPA quirks
     prompt_style: Literal["lm-eval", "script-aware"] = "lm-eval"
     chat_template: bool = False  # wrap prompts in the model's chat template (chat models)
     backend: Literal["hf", "vllm"] = "hf"  # vllm needs a GPU and `pip install 'linguabridge[gpu]'`
     device: str | None = None  # hf backend: None = cuda when available, else cpu
-    tensor_parallel_size: int = 1  # vllm
-    data_parallel_size: int = 1  # vllm
+    tensor_parallel_size: Count = 1  # vllm
+    data_parallel_size: Count = 1  # vllm
     fewshot_seed: int = 1234  # which few-shot examples are drawn
     spm_model: str | None = None  # FLORES-200 SentencePiece model file: adds spBLEU
     spm_sha256: str | None = None  # the model's published sha256, checked before use
