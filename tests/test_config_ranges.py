@@ -70,3 +70,14 @@ def test_train_plan_refuses_a_negative_sequence_length():
     assert res.exit_code != 0
     assert isinstance(res.exception, ConfigError)
     assert "cpt_stage1.seq_len" in res.exception.message
+
+
+def test_a_bad_set_value_is_named_as_the_set_that_gave_it(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("name: x\ncpt_stage1:\n  seq_len: 64\n")
+    with pytest.raises(ConfigError) as exc:
+        load_recipe(path, ["cpt_stage1.seq_len=0"])
+    assert exc.value.message.startswith("--set cpt_stage1.seq_len=0: cpt_stage1.seq_len:")
+    with pytest.raises(ConfigError) as exc:
+        load_recipe(path, ["cpt_stage1.sq_len=3"])
+    assert exc.value.message.startswith("--set cpt_stage1.sq_len=3: unknown key")

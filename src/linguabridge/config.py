@@ -666,6 +666,16 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
+def _override_of(overrides: list[str], loc: tuple) -> str | None:
+    """The last ``--set`` that wrote ``loc`` (or a section holding it), as the place to name in an error."""
+    dotted = ".".join(str(p) for p in loc)
+    for item in reversed(overrides):
+        key = item.partition("=")[0].strip()
+        if dotted == key or dotted.startswith(key + ".") or key.startswith(dotted + "."):
+            return f"--set {item}"
+    return None
+
+
 def _yaml_line(files: list[Path], loc: tuple) -> str:
     """File and line where a dotted key was written (last file that sets it), for error messages."""
     keys = [str(k) for k in loc if not isinstance(k, int)]
@@ -726,8 +736,11 @@ def _other_stage_hint(loc: tuple) -> str | None:
     return None
 
 
-def validate_recipe(data: dict, files: list[Path] | None = None) -> RunConfig:
-    """Validate a merged recipe dict; the first problem becomes a one-line :class:`ConfigError`."""
+def validate_recipe(
+    data: dict, files: list[Path] | None = None, overrides: list[str] | None = None
+) -> RunConfig:
+    """Validate a merged recipe dict; the first problem becomes a one-line :class:`ConfigError` that names
+    where the value came from: the ``--set`` that gave it, else the file and line that wrote it."""
     files = files or []
     try:
         return RunConfig.model_validate(data)
@@ -735,7 +748,7 @@ def validate_recipe(data: dict, files: list[Path] | None = None) -> RunConfig:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
         dotted = ".".join(str(p) for p in loc) or "<recipe>"
-        where = _yaml_line(files, loc)
+        where = _override_of(overrides or [], loc) or _yaml_line(files, loc)
         if err["type"] == "extra_forbidden":
             if dotted in MOVED_KEYS:
                 moved = f"write it as {MOVED_KEYS[dotted]!r}"
@@ -750,8 +763,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> RunConf
     """Load, merge, override and validate a recipe. Raises :class:`ConfigError` with file:line on problems."""
     data, files = _read_yaml(Path(path))
     data = apply_overrides(data, overrides or [])
-    cfg = validate_recipe(data, files)
-    return cfg
+    return validate_recipe(data, files, overrides)
 
 
 def recipe_files(path: str | Path) -> list[Path]:

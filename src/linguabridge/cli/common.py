@@ -34,4 +34,4 @@ def recipe_or_defaults(config: Path | None, overrides: list[str] | None):
 
     if config:
         return load_recipe(config, overrides)
-    return validate_recipe(apply_overrides({}, overrides or []))
+    return validate_recipe(apply_overrides({}, overrides or []), overrides=overrides)
