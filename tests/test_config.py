@@ -47,6 +47,16 @@ def test_inherit_merges_parent_first(tmp_path):
     assert (cfg.name, cfg.seed) == ("child", 1)
 
 
+def test_lora_is_a_post_section_and_absent_means_full_fine_tuning(tmp_path):
+    from linguabridge.config import LoraConfig
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("sft:\n  post:\n    lora: {}\ndpo:\n  post:\n    lora: {r: 4}\n")
+    cfg = load_recipe(recipe)
+    assert cfg.sft.post.lora == LoraConfig() and cfg.dpo.post.lora.r == 4
+    assert load_recipe(recipe, ["sft.post.lora=null"]).sft.post.lora is None
+
+
 def test_unknown_language_in_recipe(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("languages: [eng_Latn, xx_Fake]\n")

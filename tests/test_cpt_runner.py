@@ -122,7 +122,7 @@ def test_metrics_hold_per_language_loss_tokens_heldout_and_throughput(trained, s
 def test_checkpoints_are_sealed_rotated_and_final_model_loads(trained):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from linguabridge.train.common import MANIFEST, checkpoint_problem
+    from linguabridge.train.checkpoints import MANIFEST, checkpoint_problem
 
     out, summary = trained
     ckpts = sorted(p.name for p in (out / "checkpoints").iterdir())
@@ -139,7 +139,7 @@ def test_checkpoints_are_sealed_rotated_and_final_model_loads(trained):
 
 
 def test_corrupt_newest_checkpoint_is_set_aside_and_previous_used(trained, tmp_path):
-    from linguabridge.train.common import REJECTED, STAGING, latest_checkpoint
+    from linguabridge.train.checkpoints import REJECTED, STAGING, latest_checkpoint
 
     out, _ = trained
     run = tmp_path / "run"
@@ -208,7 +208,7 @@ def test_schedules_warm_up_then_decay_to_the_minimum(schedule):
     import torch
     from transformers import get_scheduler
 
-    from linguabridge.train.common import training_args_kwargs
+    from linguabridge.train.args import training_args_kwargs
 
     cfg = tiny_cfg(
         optim=OptimConfig(lr=1.0, warmup_ratio=0.1, min_lr_ratio=0.1, schedule=schedule, decay_ratio=0.2)

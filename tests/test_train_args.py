@@ -9,7 +9,7 @@ import pytest
 
 from linguabridge.config import TrainStageConfig
 from linguabridge.errors import MissingDependencyError
-from linguabridge.train.common import deepspeed_zero3_config, training_args_kwargs
+from linguabridge.train.args import deepspeed_zero3_config, training_args_kwargs
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from linguabridge.train import metric_keys as mk
+
 # Dense bf16 peak TFLOP/s per device (vendor datasheets, no sparsity). Longest names match first.
 PEAK_BF16_TFLOPS: dict[str, float] = {
     "H100 PCIe": 756.0,
@@ -182,11 +184,11 @@ class LanguageMeter:
         out: dict[str, float] = {}
         for lang, s, c in zip(self.languages, nats, count, strict=True):
             if c > 0:
-                out[f"loss/{lang}"] = s / c
+                out[mk.language_loss(lang)] = s / c
             self.cumulative[lang] += int(c)
         for lang, c in self.cumulative.items():
             if c:
-                out[f"tokens/{lang}"] = c
+                out[mk.language_tokens(lang)] = c
         return out
 
 
@@ -285,10 +287,8 @@ def heldout_losses(
 
 
 def heldout_row(step: int, tokens: int, result: dict) -> dict:
-    row = {"step": step, "tokens": tokens}
-    row.update(
-        {f"heldout/{lang}/{m}": v for lang, d in result.items() for m, v in d.items() if m != "tokens"}
-    )
+    row = {mk.STEP: step, mk.TOKENS: tokens}
+    row.update({mk.heldout(lang, m): d[m] for lang, d in result.items() for m in mk.HELDOUT_METRICS})
     return row
 
 
@@ -318,14 +318,14 @@ class ForgettingGuard:
             if regression > self.margin:
                 new.append(
                     {
-                        "step": step,
-                        "event": "forgetting",
-                        "language": lang,
-                        "baseline_heldout_loss": base,
-                        "heldout_loss": now,
-                        "regression": regression,
-                        "margin": self.margin,
-                        "action": self.action,
+                        mk.STEP: step,
+                        mk.EVENT: mk.FORGETTING,
+                        mk.LANGUAGE: lang,
+                        mk.BASELINE_HELDOUT_LOSS: base,
+                        mk.HELDOUT_LOSS: now,
+                        mk.REGRESSION: regression,
+                        mk.MARGIN: self.margin,
+                        mk.ACTION: self.action,
                     }
                 )
         self.events += new

@@ -16,15 +16,10 @@ from linguabridge.config import PostTrainConfig
 from linguabridge.errors import LinguabridgeError
 from linguabridge.io import write_json
 from linguabridge.tokenizer import CHATML_TEMPLATE, ENDOFTEXT, IM_END, chat_eos_ids
-from linguabridge.train.common import (
-    AtomicCheckpointMixin,
-    MetricsLog,
-    latest_checkpoint,
-    make_metrics_callback,
-    save_final,
-    step_of,
-    training_args_kwargs,
-)
+from linguabridge.train import metric_keys as mk
+from linguabridge.train.args import training_args_kwargs
+from linguabridge.train.checkpoints import AtomicCheckpointMixin, latest_checkpoint, save_final, step_of
+from linguabridge.train.metrics_log import MetricsLog
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -77,22 +72,18 @@ def _lora_config(cfg: PostTrainConfig):
     )
 
 
-def _atomic(trainer_cls, cfg: PostTrainConfig):
+def _atomic(trainer_cls):
     """The TRL trainer with CPT's checkpoint convention: staged, sealed with a manifest, then renamed."""
-    return type(
-        f"Atomic{trainer_cls.__name__}",
-        (AtomicCheckpointMixin, trainer_cls),
-        {"checkpoint_verify": cfg.checkpoint_verify, "keep_last": cfg.keep_last},
-    )
+    return type(f"Atomic{trainer_cls.__name__}", (AtomicCheckpointMixin, trainer_cls), {})
 
 
 def _resume_point(out_dir: Path) -> tuple[str | None, MetricsLog]:
     """Newest sound checkpoint (unsound ones are set aside and logged) and the metrics log trimmed to it."""
     rejected: list[dict] = []
     resume = latest_checkpoint(out_dir, rejected)
-    metrics = MetricsLog(out_dir / "metrics.jsonl", step_of(resume))
+    metrics = MetricsLog(out_dir / mk.METRICS_FILE, step_of(resume))
     for r in rejected:
-        metrics.write({"step": step_of(resume) or 0, "event": "checkpoint_rejected", **r})
+        metrics.write({mk.STEP: step_of(resume) or 0, mk.EVENT: mk.CHECKPOINT_REJECTED, **r})
     return resume, metrics
 
 
@@ -140,6 +131,8 @@ def build_sft_trainer(
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
+    from linguabridge.train.callbacks import JsonlMetrics
+
     if not conversations:
         raise LinguabridgeError("SFT has no conversations", "check conversations and the SFT data builders")
     post = cfg.post
@@ -158,13 +151,15 @@ def build_sft_trainer(
         padding_free=post.padding_free and not post.packing,
         shuffle_dataset=True,
     )
-    trainer = _atomic(SFTTrainer, cfg)(
+    trainer = _atomic(SFTTrainer)(
         model=model,
         args=args,
         train_dataset=ds,
         processing_class=tokenizer,
         peft_config=_lora_config(cfg),
-        callbacks=[make_metrics_callback(metrics, None)],
+        callbacks=[JsonlMetrics(metrics)],
+        checkpoint_verify=cfg.checkpoint_verify,
+        keep_last=cfg.keep_last,
     )
     return trainer, n_steps, resume
 
@@ -202,6 +197,8 @@ def build_dpo_trainer(cfg: PostTrainConfig, pairs: list[dict], model, tokenizer,
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
+    from linguabridge.train.callbacks import JsonlMetrics
+
     if not pairs:
         raise LinguabridgeError(
             "DPO has no preference pairs", "check dpo.post.preferences.builders and the data"
@@ -231,7 +228,7 @@ def build_dpo_trainer(cfg: PostTrainConfig, pairs: list[dict], model, tokenizer,
         per_device_eval_batch_size=cfg.micro_batch_size,
     )
     margin_set = ds.select(range(min(post.margin_pairs, len(ds))))
-    trainer = _atomic(DPOTrainer, cfg)(
+    trainer = _atomic(DPOTrainer)(
         model=model,
         ref_model=ref_model,
         args=args,
@@ -239,7 +236,9 @@ def build_dpo_trainer(cfg: PostTrainConfig, pairs: list[dict], model, tokenizer,
         eval_dataset=margin_set,  # prepared (and reference log-probs precomputed) with the training data
         processing_class=tokenizer,
         peft_config=_lora_config(cfg),
-        callbacks=[make_metrics_callback(metrics, None)],
+        callbacks=[JsonlMetrics(metrics)],
+        checkpoint_verify=cfg.checkpoint_verify,
+        keep_last=cfg.keep_last,
     )
     return trainer, n_steps, resume
 
