@@ -175,13 +175,9 @@ def test_forgetting_guard_saves_and_stops(setup, tmp_path):
     from linguabridge.train.cpt import run_cpt
 
     tokens, tok = setup
-    cfg = tiny_cfg(
-        eval_every=2,
-        save_every=10,
-        forgetting_margin=-0.5,
-        forgetting_action="stop",
-        forgetting_languages=["eng_Latn"],
-    )
+    cfg = tiny_cfg(eval_every=2, save_every=10, forgetting_action="stop", forgetting_languages=["eng_Latn"])
+    # A recipe may not set a negative margin (validated >= 0); model_copy(update=...) skips validation.
+    cfg = cfg.model_copy(update={"forgetting_margin": -0.5})
     with pytest.raises(LinguabridgeError, match="forgetting guard stopped"):
         run_cpt(cfg, plan(8), tokens, model_for(tok), tok, tmp_path / "cpt", seed=0)
     events = [r for r in rows(tmp_path / "cpt" / "metrics.jsonl") if r.get("event") == "forgetting"]
