@@ -22,7 +22,7 @@ SEQ, MBS = 64, 4
 
 def make_setup(work: Path, base_tokenizer) -> tuple[Path, Path]:
     """Token shards of four demo languages and a saved 512-token tokenizer; returns (tokens, tokenizer dir)."""
-    from linguabridge.train import toy
+    import toy_cpt as toy
     from linguabridge.train.vocab import train_tokenizer
 
     docs = toy.demo_corpus(LANGS)
@@ -44,13 +44,13 @@ def tiny_cfg(**kw) -> CPTConfig:
 
 
 def plan(steps: int, shares: dict | None = None, per_step: int = SEQ * MBS):
-    from linguabridge.train import toy
+    import toy_cpt as toy
 
     return toy.stage_plan("stage1", shares or SHARES, steps * per_step)
 
 
 def model_for(tokenizer, seed: int = 0):
-    from linguabridge.train import toy
+    import toy_cpt as toy
 
     return toy.tiny_qwen2(len(tokenizer), tokenizer.eos_token_id, seed=seed)
 

@@ -23,7 +23,7 @@ from linguabridge.train.monitor import (
 
 
 def _tiny(vocab=97, **kw):
-    from linguabridge.train.toy import tiny_qwen2
+    from toy_cpt import tiny_qwen2
 
     return tiny_qwen2(vocab, 0, **kw)
 
