@@ -406,7 +406,7 @@ def test_cli_report_md_and_bad_format(tmp_path):
 
 
 def test_throughput_and_mfu_come_from_the_keys_the_cpt_runner_writes(tmp_path):
-    from linguabridge.train import metric_keys as mk
+    from linguabridge import metric_keys as mk
 
     run = tmp_path / "run"
     rows = [{"step": i, "tokens": 512 * i, "loss": 11.0 - i, "learning_rate": 1e-3} for i in range(1, 4)]

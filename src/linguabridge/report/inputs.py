@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 
 from linguabridge.languages import get_language
-from linguabridge.train.metric_keys import METRICS_FILE
+from linguabridge.metric_keys import METRICS_FILE
 
 # Training stages in pipeline order; the report draws them on one time axis in this order.
 TRAIN_STAGES = ("cpt_stage1", "cpt_stage2", "sft", "dpo")

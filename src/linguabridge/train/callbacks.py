@@ -22,9 +22,9 @@ from pathlib import Path
 import torch
 from transformers import Trainer, TrainerCallback
 
+from linguabridge import metric_keys as mk
 from linguabridge.config import BatchGeometry
 from linguabridge.io import write_json
-from linguabridge.train import metric_keys as mk
 from linguabridge.train.checkpoints import AtomicCheckpointMixin
 from linguabridge.train.metrics_log import MetricsLog
 from linguabridge.train.monitor import ForgettingGuard, LanguageMeter, heldout_row, mfu

@@ -20,6 +20,7 @@ import logging
 from functools import partial
 from pathlib import Path
 
+from linguabridge import metric_keys as mk
 from linguabridge.config import CPTConfig
 from linguabridge.errors import ConfigError, LinguabridgeError
 from linguabridge.io import write_json
@@ -27,8 +28,8 @@ from linguabridge.languages import get_language
 from linguabridge.mixture.packing import PackedDataset
 from linguabridge.mixture.plan import StagePlan
 from linguabridge.mixture.shard_reader import heldout_documents
+from linguabridge.models.heldout import heldout_losses
 from linguabridge.provenance import fingerprint
-from linguabridge.train import metric_keys as mk
 from linguabridge.train.args import training_args_kwargs
 from linguabridge.train.checkpoints import latest_checkpoint, read_manifest, save_final, step_of
 from linguabridge.train.distributed import process_rank, world_size
@@ -37,7 +38,6 @@ from linguabridge.train.monitor import (
     ForgettingGuard,
     LanguageMeter,
     ModelShape,
-    heldout_losses,
     local_device_peak,
     tradeoff,
 )

@@ -12,11 +12,11 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+from linguabridge import metric_keys as mk
 from linguabridge.config import PostTrainConfig
 from linguabridge.errors import LinguabridgeError
 from linguabridge.io import write_json
 from linguabridge.tokenizer import CHATML_TEMPLATE, ENDOFTEXT, IM_END, chat_eos_ids
-from linguabridge.train import metric_keys as mk
 from linguabridge.train.args import training_args_kwargs
 from linguabridge.train.checkpoints import AtomicCheckpointMixin, latest_checkpoint, save_final, step_of
 from linguabridge.train.metrics_log import MetricsLog

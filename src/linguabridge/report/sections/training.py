@@ -7,6 +7,7 @@ import json
 import math
 import statistics
 
+from linguabridge import metric_keys as mk
 from linguabridge.report import plots
 from linguabridge.report.blocks import (
     Cell,
@@ -24,7 +25,6 @@ from linguabridge.report.blocks import (
     tokens,
 )
 from linguabridge.report.inputs import TIER_NAMES, TRAIN_STAGES, RunData, by_tier, language_name, tier_of
-from linguabridge.train import metric_keys as mk
 
 POST_METRICS = {  # (metric key, label, better: "up"/"down"/None, drawn) for the post-training stages
     "sft": [
