@@ -317,7 +317,7 @@ class OutputChecker:
 
 
 # -------------------------------------------------------------------------------------------------- run
-def make_backend(cfg, seed: int = 0):
+def make_backend(cfg):
     if cfg.backend == "hf":
         if not cfg.model:
             raise ConfigError("the hf backend needs a model directory", "pass --model PATH")
@@ -333,8 +333,6 @@ def make_backend(cfg, seed: int = 0):
         cfg.requests_per_second,
         cfg.timeout_s,
         cfg.max_retries,
-        cfg.backoff_s,
-        seed,
     )
 
 
@@ -364,7 +362,7 @@ def run_synthetic(
         todo = [r for k, r in unique.items() if k not in have]
         counters = RunCounters()
         if todo:
-            backend = backend or make_backend(cfg, seed)
+            backend = backend or make_backend(cfg)
             counters = backend.run(todo, cache_db.record)
         stats = _write_outputs(cfg, requests, cache_db, out)
     finally:
