@@ -29,7 +29,7 @@ import pytest
 
 from linguabridge.config import SyntheticConfig
 from linguabridge.data.generation import request_key
-from linguabridge.data.synthetic import run_synthetic
+from linguabridge.data.synthetic.run import run_synthetic
 
 API_KEY = "sk-test-do-not-log-4242"
 

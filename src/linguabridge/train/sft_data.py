@@ -142,7 +142,7 @@ def load_synthetic_chats(paths: list, lid=None) -> tuple[list[dict], list[dict]]
     """
     from pathlib import Path
 
-    from linguabridge.data.synthetic import parse_sample
+    from linguabridge.data.synthetic.prompts import parse_sample
     from linguabridge.io import Quarantined, expand_inputs, iter_jsonl
     from linguabridge.train.post import _check_chat
 
