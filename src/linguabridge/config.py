@@ -117,7 +117,7 @@ class BitextConfig(StrictModel):
 
 
 class SyntheticConfig(StrictModel):
-    """Synthetic text (``data/synthetic.py``): Marco's three prompt families sent to an LLM backend."""
+    """Synthetic text (``data/synthetic/``): Marco's three prompt families sent to an LLM backend."""
 
     families: list[str] = ["explanation", "story", "fewshot"]  # entries of assets/synthetic/families.yaml
     languages: list[str] = Field(default_factory=list)  # [] = the run's languages
