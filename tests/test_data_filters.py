@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from linguabridge.data.calibrate import derive_rules, write_rules_table
 from linguabridge.data.filters import (
     FineWebLines,
     GopherQuality,
@@ -19,7 +20,7 @@ from linguabridge.data.pii import redact
 from linguabridge.data.records import Document
 from linguabridge.data.segment import get_segmenter, words
 from linguabridge.data.text import Analysis, normalise
-from linguabridge.data.thresholds import RulesBook, derive_rules, write_rules_table
+from linguabridge.data.thresholds import RulesBook
 from linguabridge.errors import ConfigError
 from linguabridge.languages import marco_languages
 

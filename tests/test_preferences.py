@@ -232,7 +232,7 @@ def test_judge_pairs_through_an_openai_compatible_server_cached_and_resumable(tm
                       "candidates": [other["messages"][-1]["content"], c["messages"][-1]["content"]]})  # fmt: skip
     server = _JudgeServer()
     try:
-        backend = OpenAIBackend(server.url, max_retries=2, backoff_s=0.01, timeout_s=20, concurrency=4)
+        backend = OpenAIBackend(server.url, max_retries=2, timeout_s=20, concurrency=4)
         dropped: list[dict] = []
         pairs, counters = build_judge_pairs(
             items, backend, tmp_path / "judge.sqlite", "judge-x", rejected=dropped

@@ -12,15 +12,15 @@ import pytest
 
 from linguabridge.config import SyntheticConfig
 from linguabridge.data.generation import Outcome, RateLimiter, Request, RequestCache, request_key
-from linguabridge.data.synthetic import (
-    OutputChecker,
+from linguabridge.data.synthetic.checks import OutputChecker
+from linguabridge.data.synthetic.prompts import (
     keywords_from_corpus,
     load_families,
     load_slots,
     parse_sample,
     plan_requests,
-    run_synthetic,
 )
+from linguabridge.data.synthetic.run import run_synthetic
 from linguabridge.errors import ConfigError
 
 EN_TEXT = (

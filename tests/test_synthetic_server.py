@@ -29,7 +29,7 @@ import pytest
 
 from linguabridge.config import SyntheticConfig
 from linguabridge.data.generation import request_key
-from linguabridge.data.synthetic import run_synthetic
+from linguabridge.data.synthetic.run import run_synthetic
 
 API_KEY = "sk-test-do-not-log-4242"
 
@@ -201,7 +201,7 @@ def _cfg(tmp_path, url, **kw) -> SyntheticConfig:
     base = dict(
         endpoint=url, model="tiny-qwen2-chat", families=["story", "explanation"], n_per_language=10,
         keyword_files={"eng_Latn": str(words)}, max_tokens=8, concurrency=3, timeout_s=10.0, max_retries=2,
-        backoff_s=0.01, api_key_env="LB_TEST_KEY",
+        api_key_env="LB_TEST_KEY",
     )  # fmt: skip
     return SyntheticConfig(**(base | kw))
 

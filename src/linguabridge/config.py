@@ -127,7 +127,7 @@ class BitextConfig(StrictModel):
 
 
 class SyntheticConfig(StrictModel):
-    """Synthetic text (``data/synthetic.py``): Marco's three prompt families sent to an LLM backend."""
+    """Synthetic text (``data/synthetic/``): Marco's three prompt families sent to an LLM backend."""
 
     families: list[str] = ["explanation", "story", "fewshot"]  # entries of assets/synthetic/families.yaml
     languages: list[str] = Field(default_factory=list)  # [] = the run's languages
@@ -139,8 +139,7 @@ class SyntheticConfig(StrictModel):
     concurrency: int = Field(default=8, ge=1)  # requests in flight at once
     requests_per_second: float | None = Field(default=None, gt=0)  # rate limit; None = none
     timeout_s: float = Field(default=120, gt=0)  # per request
-    max_retries: int = Field(default=4, ge=0)  # for timeouts, connection errors, 429 and 5xx
-    backoff_s: float = Field(default=1.0, ge=0)  # first retry delay, doubled each time (Retry-After wins)
+    max_retries: int = Field(default=4, ge=0)  # retries of timeouts, connection errors, 408/409/429 and 5xx
     temperature: float = Field(default=0.8, ge=0)
     top_p: float = Field(default=0.95, gt=0, le=1)
     max_tokens: int = Field(default=1024, ge=1)

@@ -58,7 +58,7 @@ def thresholds(
     """Derive per-language thresholds from a sample of (mostly clean) text: every rule is measured on every
     document and set at the sample's percentile, so a new language gets sensible thresholds without tuning."""
     from linguabridge.config import _codes
-    from linguabridge.data.thresholds import derive_rules, measure, write_rules_table
+    from linguabridge.data.calibrate import derive_rules, measure, write_rules_table
 
     samples = measure(list(inputs), _codes(languages.split(",")), limit=limit)
     kept = {k: v for k, v in samples.items() if len(v) >= min_docs}

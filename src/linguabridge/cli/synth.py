@@ -52,7 +52,7 @@ def synth_cmd(
     synthetic.api_key_env) and never logged. Outputs failing the checks (language, length, refusals,
     duplicates) are kept in rejected/ with their reason."""
     from linguabridge.config import SyntheticConfig
-    from linguabridge.data.synthetic import run_synthetic
+    from linguabridge.data.synthetic.run import run_synthetic
     from linguabridge.stages import resolve_inputs
 
     cfg = recipe_or_defaults(config, set_)

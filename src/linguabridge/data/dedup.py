@@ -9,8 +9,8 @@ Two passes, so shards filter in parallel while duplicates are found globally:
    exact group and each near-duplicate cluster (:class:`NearDuplicateIndex`). The result depends only on input
    order.
 
-:class:`NearDuplicateIndex` is also the near-duplicate check of parallel text (``data/bitext``) and of synthetic
-outputs (``data/synthetic.py``).
+:class:`NearDuplicateIndex` is also the near-duplicate check of parallel text (``data/bitext/``) and of synthetic
+outputs (``data/synthetic/``).
 """
 
 from __future__ import annotations

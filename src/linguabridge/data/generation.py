@@ -1,10 +1,11 @@
 """Generation backends for synthetic data, and the on-disk request cache that makes runs resumable.
 
 - :class:`OpenAIBackend`: any OpenAI-compatible ``/chat/completions`` endpoint (vLLM, SGLang, ``transformers
-  serve``, hosted APIs) over aiohttp: bounded concurrency, a request-rate limit, per-request timeouts, retries
-  with exponential backoff (``Retry-After`` honoured) for timeouts, connection errors, 429 and 5xx. The API key
-  is read from an environment variable and only ever placed in the Authorization header: it is not part of a
-  request's key, the cache, the stats or any error message.
+  serve``, hosted APIs) through ``openai.AsyncOpenAI``, whose own retries (exponential backoff, Retry-After
+  honoured) cover timeouts, connection errors, 408/409/429 and 5xx; here: bounded concurrency, a request-rate
+  limit on every attempt and a count of every attempt and error kind. The API key is read from an environment
+  variable and only ever placed in the Authorization header: it is not part of a request's key, the cache, the
+  stats or any error message.
 - :class:`HFBackend`: in-process ``transformers`` generation for small local models.
 - :class:`RequestCache`: SQLite (stdlib; atomic commits survive a kill) keyed by ``sha256(messages, params,
   model)``. Each result is committed the moment it arrives, so a rerun after a crash sends only the requests
@@ -14,10 +15,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import json
 import os
-import random
 import sqlite3
 import time
 from collections import Counter
@@ -26,8 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from linguabridge.errors import LinguabridgeError, require
-
-RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
 def request_key(messages: list[dict], params: dict, model: str) -> str:
@@ -176,26 +175,15 @@ class OpenAIBackend:
         requests_per_second: float | None = None,
         timeout_s: float = 120.0,
         max_retries: int = 4,
-        backoff_s: float = 1.0,
-        seed: int = 0,
     ):
         if not endpoint or not endpoint.startswith(("http://", "https://")):
             raise LinguabridgeError(
                 f"endpoint {endpoint!r} is not an http(s) URL", "e.g. --endpoint http://127.0.0.1:8000/v1"
             )
-        base = endpoint.rstrip("/")
-        self.url = base if base.endswith("/chat/completions") else f"{base}/chat/completions"
+        self.base_url = endpoint.rstrip("/").removesuffix("/chat/completions")
         self.api_key_env = api_key_env
         self.concurrency, self.rps = concurrency, requests_per_second
-        self.timeout_s, self.max_retries, self.backoff_s = timeout_s, max_retries, backoff_s
-        self._rng = random.Random(seed)  # backoff jitter
-
-    def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json"}
-        key = os.environ.get(self.api_key_env)
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        return headers
+        self.timeout_s, self.max_retries = timeout_s, max_retries
 
     def run(self, requests: list[Request], on_outcome: Callable[[Outcome], None]) -> RunCounters:
         counters = RunCounters()
@@ -204,19 +192,33 @@ class OpenAIBackend:
         return counters
 
     async def _run(self, requests, on_outcome, counters: RunCounters) -> None:
-        aiohttp = require("aiohttp", "data")
-        limiter = RateLimiter(self.rps)
+        openai = require("openai", "data")
+        httpx = require("httpx2", "data")  # the HTTP client openai is built on
+        transport = _counting_transport(
+            httpx, httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=self.concurrency)),
+            RateLimiter(self.rps), counters,
+        )  # fmt: skip
         sem = asyncio.Semaphore(self.concurrency)
-        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
-        connector = aiohttp.TCPConnector(limit=self.concurrency)
-        async with aiohttp.ClientSession(
-            timeout=timeout, headers=self._headers(), connector=connector
-        ) as session:
+        key = os.environ.get(self.api_key_env)
+        # Without a key (local servers need none) no Authorization header is sent; the placeholder only keeps
+        # the client from falling back to $OPENAI_API_KEY when another variable is configured.
+        headers = {} if key else {"Authorization": openai.omit}
+        async with openai.AsyncOpenAI(
+            base_url=self.base_url,
+            api_key=key or "no-key",
+            max_retries=self.max_retries,
+            timeout=self.timeout_s,
+            http_client=openai.DefaultAsyncHttpxClient(transport=transport),
+        ) as client:
 
             async def one(req: Request) -> None:
                 async with sem:
                     counters.sent += 1
-                    outcome = await self._call(session, req, limiter, counters)
+                    attempts = [0]
+                    _ATTEMPTS.set(attempts)  # this task's own counter: the transport adds each attempt
+                    outcome = await self._call(openai, client, req, headers, counters)
+                    outcome.attempts = attempts[0]
+                    counters.retries += max(0, attempts[0] - 1)
                 if outcome.text is None:
                     counters.failed += 1
                 else:
@@ -225,53 +227,58 @@ class OpenAIBackend:
 
             await asyncio.gather(*(one(r) for r in requests))
 
-    async def _call(self, session, req: Request, limiter: RateLimiter, counters: RunCounters) -> Outcome:
-        import aiohttp
+    async def _call(self, openai, client, req: Request, headers: dict, counters: RunCounters) -> Outcome:
+        try:
+            completion = await client.chat.completions.create(
+                model=req.model, messages=req.messages, extra_headers=headers, **req.params
+            )
+            choice = completion.choices[0]
+            usage = completion.usage.to_dict() if completion.usage is not None else None
+            return Outcome(req.key, choice.message.content or "", None, 1, choice.finish_reason, usage)
+        except openai.APIStatusError as exc:
+            detail = exc.response.text[:200].replace("\n", " ")
+            error = f"http_{exc.status_code}: {detail}"
+            if exc.status_code in (401, 403):
+                error += f" (check the key in ${self.api_key_env})"
+        except openai.APITimeoutError:
+            error = f"timeout after {self.timeout_s:g} s"
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__ or exc
+            error = f"connection: {type(cause).__name__}: {cause}"[:200]
+        except (openai.APIResponseValidationError, AttributeError, IndexError, TypeError, ValueError) as exc:
+            counters.errors["bad_response"] += 1  # a 200 without a usable choice (not retried by the client)
+            error = f"bad response: {type(exc).__name__}: {exc}"[:200]
+        return Outcome(req.key, None, error)
 
-        body = {"model": req.model, "messages": req.messages, **req.params}
-        error = "not sent"
-        for attempt in range(1, self.max_retries + 2):
+
+_ATTEMPTS: contextvars.ContextVar[list[int]] = contextvars.ContextVar("attempts")
+
+
+def _counting_transport(httpx, inner, limiter: RateLimiter, counters: RunCounters):
+    """The transport every attempt of the openai client goes through, its own retries included: the rate limit
+    applies to each attempt, and each attempt and failure is counted (by kind: timeout, connection, http_NNN)."""
+
+    class CountingTransport(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request):
             await limiter.wait()
             counters.attempts += 1
-            retry_after = None
+            _ATTEMPTS.get()[0] += 1
             try:
-                async with session.post(self.url, json=body) as resp:
-                    if resp.status == 200:
-                        data = await resp.json(content_type=None)
-                        choice = data["choices"][0]
-                        text = choice["message"].get("content") or ""
-                        return Outcome(
-                            req.key, text, None, attempt, choice.get("finish_reason"), data.get("usage")
-                        )
-                    detail = (await resp.text())[:200].replace("\n", " ")
-                    error = f"http_{resp.status}: {detail}"
-                    kind = f"http_{resp.status}"
-                    if resp.status not in RETRYABLE_STATUS:
-                        counters.errors[kind] += 1
-                        if resp.status in (401, 403):
-                            error += f" (check the key in ${self.api_key_env})"
-                        return Outcome(req.key, None, error, attempt)
-                    retry_after = _retry_after(resp.headers.get("Retry-After"))
-            except (asyncio.TimeoutError, TimeoutError):
-                error, kind = f"timeout after {self.timeout_s:g} s", "timeout"
-            except aiohttp.ClientError as exc:
-                error, kind = f"connection: {type(exc).__name__}: {exc}"[:200], "connection"
-            except (KeyError, IndexError, TypeError, ValueError) as exc:
-                error, kind = f"bad response: {type(exc).__name__}: {exc}"[:200], "bad_response"
-            counters.errors[kind] += 1
-            if attempt > self.max_retries:
-                break
-            counters.retries += 1
-            delay = retry_after if retry_after is not None else self.backoff_s * 2 ** (attempt - 1)
-            await asyncio.sleep(delay * (1 + 0.25 * self._rng.random()))
-        return Outcome(req.key, None, error, self.max_retries + 1)
+                response = await inner.handle_async_request(request)
+            except httpx.TimeoutException:
+                counters.errors["timeout"] += 1
+                raise
+            except httpx.TransportError:
+                counters.errors["connection"] += 1
+                raise
+            if response.status_code >= 400:
+                counters.errors[f"http_{response.status_code}"] += 1
+            return response
 
+        async def aclose(self) -> None:
+            await inner.aclose()
 
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
+    return CountingTransport()
 
 
 # ---------------------------------------------------------------------------------------------- hf local

@@ -1,4 +1,5 @@
-"""Per-language filter thresholds kept as data (``assets/data/lang_rules.tsv``) and their derivation.
+"""Per-language filter thresholds kept as data (``assets/data/lang_rules.tsv``); deriving them from a sample
+is ``data/calibrate.py``.
 
 A row per language; blank cells inherit the ``*`` row. Users replace or extend the table with their own file
 (``data.rules_file``, e.g. the output of ``linguabridge data thresholds``) and override single values in the
@@ -9,14 +10,10 @@ from __future__ import annotations
 
 import copy
 import csv
-import math
-from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
-
-import numpy as np
 
 from linguabridge.errors import ConfigError
 from linguabridge.io import read_asset_table
@@ -65,10 +62,6 @@ def _pairs(cell: str) -> Pairs:
     return tuple((int(n), float(v)) for n, v in (p.split(":") for p in cell.split(",") if p))
 
 
-def _format_pairs(pairs: Pairs) -> str:
-    return ",".join(f"{n}:{v:g}" for n, v in pairs)
-
-
 def _parse_cell(name: str, cell: str):
     if name in ("top_n_grams", "dup_n_grams"):
         return _pairs(cell)
@@ -106,7 +99,8 @@ def stop_words(code: str) -> frozenset[str]:
 
 
 @cache
-def _bundled_rules() -> dict[str, dict]:
+def bundled_rules() -> dict[str, dict]:
+    """Rows of the bundled ``lang_rules.tsv`` (read once; callers copy before changing them)."""
     text = resources.files("linguabridge").joinpath("assets/data/lang_rules.tsv").read_text("utf-8")
     return read_rules_table(text, "assets/data/lang_rules.tsv")
 
@@ -115,7 +109,7 @@ class RulesBook:
     """Resolves the rules of each language: bundled table, then the user's file, then recipe overrides."""
 
     def __init__(self, rules_file: str | None = None, overrides: dict[str, dict] | None = None):
-        self.rows = copy.deepcopy(_bundled_rules())
+        self.rows = copy.deepcopy(bundled_rules())
         if rules_file:
             try:
                 user = Path(rules_file).read_text("utf-8")
@@ -149,126 +143,3 @@ class RulesBook:
                 rules = replace(rules, min_stop_words=0)  # no list for this language: the rule cannot apply
             self._cache[code] = rules
         return self._cache[code]
-
-
-# ----------------------------------------------------------------------------------------- derivation
-def derive_rules(samples: dict[str, Iterable[dict]], quantile: float = 0.05) -> dict[str, dict]:
-    """Thresholds per language from per-document statistics of a sample believed mostly clean.
-
-    ``samples[lang]`` yields the ``scores`` dicts the chain stores in metadata. Each "maximum" threshold is set
-    at the ``1 - quantile`` percentile of the sample and each "minimum" at the ``quantile`` percentile, so a
-    new language starts by rejecting only its ``quantile`` tail on every rule (FineWeb-2 tuned from similar
-    per-language distributions).
-    """
-    out: dict[str, dict] = {}
-    hi, lo = 100 * (1 - quantile), 100 * quantile
-    for lang, rows in samples.items():
-        cols: dict[str, list[float]] = {}
-        for r in rows:
-            for k, v in r.items():
-                if isinstance(v, (int, float)):
-                    cols.setdefault(k, []).append(float(v))
-        if not cols:
-            continue
-
-        def pct(key: str, q: float, default: float, cols=cols) -> float:
-            """Percentile rounded outwards to 3 decimals: a lower bound down, an upper bound up."""
-            v = cols.get(key)
-            if not v:
-                return default
-            x = float(np.percentile(v, q)) * 1000
-            return (math.floor(x) if q < 50 else math.ceil(x)) / 1000
-
-        # Repetition rules measure the same thing in every language: clean text repeats little, so a sample
-        # percentile would be far stricter than Gopher's values; take whichever is looser.
-        base = _bundled_rules()["*"]
-
-        def looser(key: str, q: float, default: float) -> float:
-            return max(pct(key, q, default), default)
-
-        row = {
-            "language_score": pct("language_score", lo, 0.5),
-            "min_avg_word_length": pct("avg_word_length", lo, 1.0),
-            "max_avg_word_length": pct("avg_word_length", hi, 20.0),
-            "max_non_alpha_words_ratio": pct("alpha_words_ratio", lo, 0.5),
-            "dup_line_frac": looser("dup_line_frac", hi, base["dup_line_frac"]),
-            "top_n_grams": tuple((n, looser(f"top_{n}_gram", hi, v)) for n, v in base["top_n_grams"]),
-            "dup_n_grams": tuple((n, looser(f"dup_{n}_grams", hi, v)) for n, v in base["dup_n_grams"]),
-            "line_punct_thr": pct("line_punct_ratio", lo, 0.0),
-            "new_line_ratio": pct("new_line_ratio", hi, 0.3),
-            "source": f"derived: {len(cols.get('avg_word_length', []))} docs, q={quantile}",
-        }
-        out[lang] = row
-    return out
-
-
-def write_rules_table(rows: dict[str, dict], path: str | Path) -> None:
-    """Write rows in the ``lang_rules.tsv`` format (loadable with ``data.rules_file``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    header = ["code", *COLUMNS, "source"]
-    lines = ["\t".join(header)]
-    for code, row in sorted(rows.items()):
-        cells = [code]
-        for col in COLUMNS:
-            v = row.get(col, "")
-            cells.append(_format_pairs(v) if isinstance(v, tuple) else (f"{v:g}" if v != "" else ""))
-        cells.append(str(row.get("source", "")))
-        lines.append("\t".join(cells))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def permissive(rules: LangRules) -> LangRules:
-    """Rules that reject nothing but still compute every score (for measuring a sample)."""
-    inf = float("inf")
-    return replace(
-        rules,
-        language_score=0.0,
-        min_avg_word_length=0.0,
-        max_avg_word_length=inf,
-        max_non_alpha_words_ratio=0.0,
-        dup_line_frac=inf,
-        top_n_grams=tuple((n, inf) for n in (2, 3, 4)),
-        dup_n_grams=tuple((n, inf) for n in range(5, 11)),
-        line_punct_thr=0.0,
-        new_line_ratio=inf,
-        min_stop_words=0,
-        char_duplicates_ratio=inf,
-        max_symbol_word_ratio=inf,
-        max_bullet_lines_ratio=inf,
-        max_ellipsis_lines_ratio=inf,
-    )
-
-
-def measure(inputs: list, languages: list[str], lid_backend: str = "py3langid", limit: int | None = None):
-    """Per-language score dicts of the documents of ``inputs`` (a sample): every rule measured, none applied."""
-    from linguabridge.data.filters import FineWebLines, GopherQuality, GopherRepetition
-    from linguabridge.data.langid import get_identifier
-    from linguabridge.data.readers import read_inputs
-    from linguabridge.data.records import Document
-    from linguabridge.data.segment import get_segmenter
-    from linguabridge.data.text import Analysis, normalise
-
-    lid = get_identifier(lid_backend)
-    book = RulesBook()
-    filters = [GopherRepetition(), FineWebLines(), GopherQuality(0, 10**9)]
-    targets = set(languages)
-    out: dict[str, list[dict]] = {}
-    for n, doc in enumerate(read_inputs(inputs)):
-        if limit is not None and n >= limit:
-            break
-        if not isinstance(doc, Document):
-            continue
-        text = normalise(doc.text)
-        if not text:
-            continue
-        pred = lid.predict(text)
-        if pred.language not in targets:
-            continue
-        a = Analysis(text, pred.language, get_segmenter(pred.language))
-        scores = {"language_score": pred.score}
-        rules = permissive(book.get(pred.language))
-        for f in filters:
-            f(doc, a, rules, scores)
-        out.setdefault(pred.language, []).append(scores)
-    return out

@@ -344,7 +344,7 @@ def build_preference_set(
             from linguabridge.chat import generate_replies
             from linguabridge.data.generation import OpenAIBackend
 
-            backend = OpenAIBackend(cfg.judge_endpoint, cfg.judge_api_key_env, seed=seed)
+            backend = OpenAIBackend(cfg.judge_endpoint, cfg.judge_api_key_env)
             picked = rng.sample(conversations, min(cfg.judge_prompts, len(conversations)))
             items = [
                 {

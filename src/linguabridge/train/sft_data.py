@@ -133,7 +133,7 @@ def translation_instructions(
 
 # ------------------------------------------------------------------ few-shot "rarer sample" family (§5.3)
 def load_synthetic_chats(paths: list, lid=None) -> tuple[list[dict], list[dict]]:
-    """Chats from the synthetic stage's few-shot family (``data/synthetic.py``, prompt in
+    """Chats from the synthetic stage's few-shot family (``data/synthetic/``, prompt in
     ``assets/synthetic/families.yaml``): its accepted documents hold ``User: ... / Assistant: ...`` text, parsed
     with the same parser it checks outputs with. Chat records (``messages``) are taken as they are. Other
     families' documents are not chats and are skipped (counted); unparseable samples come back rejected.
@@ -142,7 +142,7 @@ def load_synthetic_chats(paths: list, lid=None) -> tuple[list[dict], list[dict]]
     """
     from pathlib import Path
 
-    from linguabridge.data.synthetic import parse_sample
+    from linguabridge.data.synthetic.prompts import parse_sample
     from linguabridge.io import Quarantined, expand_inputs, iter_jsonl
     from linguabridge.train.chats import check_chat
 

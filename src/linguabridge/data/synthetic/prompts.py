@@ -1,21 +1,10 @@
-"""Synthetic text: Marco's three prompt families, planned deterministically, generated resumably, checked.
-
-1. **Plan** (:func:`plan_requests`): for each language, ``n`` requests spread over the families; each fills its
-   family's template (``assets/synthetic/families.yaml``) with slot values (``assets/synthetic/slots/``, extendable
-   per language and by the user), keywords (a word list or mined from the user's corpus) or few-shot samples,
-   all drawn by a seeded sampler. The same config and seed give the same requests, hence the same keys.
-2. **Generate** (:func:`run_synthetic`): requests whose key is not yet in the on-disk cache go to the backend
-   (``data/generation.py``); each result is committed as it arrives.
-3. **Check and write**: in plan order, each cached output is accepted or rejected with a reason: ``empty``,
-   ``refusal``, ``mentions_sample``, ``bad_format``, ``too_short``, ``wrong_language``, ``low_language_score``,
-   ``exact_duplicate``, ``near_duplicate``. Requests with no result are listed in ``failed.jsonl``.
-"""
+"""Step 1 of synthetic text: Marco's prompt families filled from slot pools, keywords and few-shot samples into a
+deterministic list of requests (:func:`plan_requests`)."""
 
 from __future__ import annotations
 
 import random
 import re
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from functools import cache
@@ -24,28 +13,27 @@ from pathlib import Path
 
 import yaml
 
-from linguabridge.data.generation import HFBackend, OpenAIBackend, Request, RequestCache, RunCounters
-from linguabridge.data.langid import confusable_languages, get_identifier
+from linguabridge.data.generation import Request
+from linguabridge.data.langid import get_identifier
 from linguabridge.data.records import Document, read_documents, stable_id
 from linguabridge.data.text import Analysis
 from linguabridge.data.thresholds import stop_words as rules_stop_words
 from linguabridge.errors import ConfigError, LinguabridgeError
-from linguabridge.io import JsonlWriter, iter_jsonl, write_json
+from linguabridge.io import iter_jsonl
 from linguabridge.languages import get_language
 
-FAMILIES = ("explanation", "story", "fewshot")
-_MENTIONS_SAMPLE = re.compile(r"\b(given|created|generated|new) sample\b", re.IGNORECASE)
 _TURN = re.compile(r"^\s*(User|Assistant)\s*:\s*", re.MULTILINE | re.IGNORECASE)
 
 
 # ------------------------------------------------------------------------------------------- prompt data
-def _asset(path: str) -> str:
+def asset_text(path: str) -> str:
+    """A file of ``assets/synthetic/`` (prompt families, slot pools, refusal patterns)."""
     return resources.files("linguabridge").joinpath(f"assets/synthetic/{path}").read_text(encoding="utf-8")
 
 
 @cache
 def load_families() -> dict[str, dict]:
-    return yaml.safe_load(_asset("families.yaml"))
+    return yaml.safe_load(asset_text("families.yaml"))
 
 
 def _read_yaml(path: Path) -> dict:
@@ -65,7 +53,7 @@ def _read_yaml(path: Path) -> dict:
 def load_slots(language: str, extra_files: Iterable[str | Path] = ()) -> dict[str, list]:
     """Default pools, then the language's own file, then the user's files (each appends, or replaces with
     ``replace: true``). A user file may also hold per-language sections: ``{tha_Thai: {scene: [...]}}``."""
-    pools: dict[str, list] = yaml.safe_load(_asset("slots/default.yaml"))
+    pools: dict[str, list] = yaml.safe_load(asset_text("slots/default.yaml"))
     layers: list[dict] = []
     lang_file = resources.files("linguabridge").joinpath(f"assets/synthetic/slots/{language}.yaml")
     if lang_file.is_file():
@@ -151,8 +139,8 @@ def keyword_pools(cfg, languages: list[str], families: list[str]) -> dict[str, l
         if len(words) < cfg.keywords_per_prompt:
             raise ConfigError(
                 f"only {len(words)} keywords for {lang} (need at least {cfg.keywords_per_prompt})",
-                "give a word list (--keywords LANG=FILE, data.synthetic.keyword_files) or a corpus with "
-                "documents in that language (--corpus, data.synthetic.keyword_corpus)",
+                "give a word list (--keywords LANG=FILE, synthetic.keyword_files) or a corpus with "
+                "documents in that language (--corpus, synthetic.keyword_corpus)",
             )
         out[lang] = words
     return out
@@ -222,7 +210,7 @@ def plan_requests(
             except KeyError as exc:
                 raise ConfigError(
                     f"family {family!r} needs slot {exc.args[0]!r}, which no slot pool for {language.code} has",
-                    "add it to a slot file (data.synthetic.slot_files)",
+                    "add it to a slot file (synthetic.slot_files)",
                 ) from None
             params = {
                 "temperature": cfg.temperature,
@@ -251,183 +239,9 @@ def _fill(family, spec, pools, rng, language, cfg, keywords, samples) -> dict:
         if len(pool) < cfg.shots:
             raise ConfigError(
                 f"few-shot family: {len(pool)} chat samples for {language.code}, need {cfg.shots}",
-                "add samples ({language, messages} JSONL) with data.synthetic.fewshot_samples or drop the family",
+                "add samples ({language, messages} JSONL) with synthetic.fewshot_samples or drop the family",
             )
         chosen = rng.sample(pool, cfg.shots)
         slots["samples"] = "\n\n".join(f"Sample {j + 1}:\n{format_sample(s)}" for j, s in enumerate(chosen))
         slots["n_samples"] = cfg.shots
     return slots
-
-
-# ---------------------------------------------------------------------------------------------- checks
-@cache
-def refusal_patterns() -> re.Pattern:
-    lines = [line.strip() for line in _asset("refusals.txt").splitlines()]
-    return re.compile("|".join(f"(?:{p})" for p in lines if p and not p.startswith("#")), re.IGNORECASE)
-
-
-class OutputChecker:
-    """Accept/reject generated text; remembers accepted outputs for exact and near-duplicate checks."""
-
-    def __init__(self, cfg, lid=None):
-        from datasketch.hashfunc import sha1_hash32
-
-        from linguabridge.data.dedup import MinHasher, NearDuplicateIndex, exact_key
-
-        self.cfg = cfg
-        self.lid = lid or get_identifier("py3langid")
-        self._exact_key = exact_key
-        self.seen: set = set()
-        self.hasher = MinHasher(n=3, hashfunc=sha1_hash32)
-        self.index = NearDuplicateIndex(cfg.near_dup_threshold, recall_margin=0.2)
-
-    def check(self, request: Request, text: str) -> tuple[str | None, dict]:
-        lang = request.meta["language"]
-        info: dict = {}
-        if not text.strip():
-            return "empty", info
-        if refusal_patterns().search(text):
-            return "refusal", info
-        if request.meta["family"] == "fewshot":
-            if _MENTIONS_SAMPLE.search(text):
-                return "mentions_sample", info
-            messages = parse_sample(text)
-            if messages is None:
-                return "bad_format", info
-            info["messages"] = messages
-        analysis = Analysis(text, lang)
-        if len(analysis.non_symbol_words) < self.cfg.min_words:
-            return "too_short", info
-        pred = self.lid.predict(text)
-        info["language_score"] = round(pred.score, 4)
-        if pred.language != lang and pred.language not in confusable_languages(lang):
-            info["predicted_language"] = pred.language
-            return "wrong_language", info
-        if pred.score < self.cfg.min_language_score:
-            return "low_language_score", info
-        key = (lang, self._exact_key(text))
-        if key in self.seen:
-            return "exact_duplicate", info
-        sig = self.hasher(analysis)
-        if self.index.find(sig) is not None:
-            return "near_duplicate", info
-        self.seen.add(key)
-        self.index.add(request.key, sig)
-        return None, info
-
-
-# -------------------------------------------------------------------------------------------------- run
-def make_backend(cfg, seed: int = 0):
-    if cfg.backend == "hf":
-        if not cfg.model:
-            raise ConfigError("the hf backend needs a model directory", "pass --model PATH")
-        return HFBackend(cfg.model, batch_size=cfg.hf_batch_size)
-    if not cfg.endpoint:
-        raise ConfigError("the openai backend needs an endpoint", "pass --endpoint http://HOST:PORT/v1")
-    if not cfg.model:
-        raise ConfigError("the openai backend needs the served model's name", "pass --model NAME")
-    return OpenAIBackend(
-        cfg.endpoint,
-        cfg.api_key_env,
-        cfg.concurrency,
-        cfg.requests_per_second,
-        cfg.timeout_s,
-        cfg.max_retries,
-        cfg.backoff_s,
-        seed,
-    )
-
-
-def run_synthetic(
-    cfg, languages: list[str], out_dir: str | Path, seed: int = 0, backend=None, fewshot_paths=None
-) -> dict:
-    """Plan, generate what the cache lacks, check, and write ``accepted/``, ``rejected/``, ``failed.jsonl``,
-    ``plan.jsonl`` and ``stats.json`` under ``out_dir``. Safe to rerun: cached results are never re-requested."""
-    t0 = time.perf_counter()
-    out = Path(out_dir)
-    languages = [get_language(x).code for x in languages]
-    if not languages:
-        raise ConfigError("no languages to generate for", "pass --languages or set data.synthetic.languages")
-    model = cfg.model or "unknown"
-    keywords = keyword_pools(cfg, languages, list(cfg.families))
-    samples = fewshot_pools(fewshot_paths or [], languages) if "fewshot" in cfg.families else {}
-    requests = plan_requests(cfg, languages, model, seed, keywords, samples)
-    with JsonlWriter(out / "plan.jsonl") as w:
-        for r in requests:
-            w.write({"key": r.key, **r.meta, "messages": r.messages, "params": r.params})
-    cache_db = RequestCache(out / "cache.sqlite")
-    try:
-        have = cache_db.keys()
-        unique: dict[str, Request] = {}
-        for r in requests:
-            unique.setdefault(r.key, r)
-        todo = [r for k, r in unique.items() if k not in have]
-        counters = RunCounters()
-        if todo:
-            backend = backend or make_backend(cfg, seed)
-            counters = backend.run(todo, cache_db.record)
-        stats = _write_outputs(cfg, requests, cache_db, out)
-    finally:
-        cache_db.close()
-    stats |= {
-        "planned": len(requests),
-        "cached_before": len(unique) - len(todo),
-        "requests": counters.to_json(),
-        "seconds": round(time.perf_counter() - t0, 3),
-        "model": model,
-        "config": {k: v for k, v in cfg.model_dump().items() if k != "api_key_env"},
-    }
-    write_json(out / "stats.json", stats)
-    return stats
-
-
-def _write_outputs(cfg, requests: list[Request], cache_db: RequestCache, out: Path) -> dict:
-    checker = OutputChecker(cfg)
-    reasons: Counter = Counter()
-    per_lang: dict[str, Counter] = defaultdict(Counter)
-    with (
-        JsonlWriter(out / "accepted" / "part-00000.jsonl.gz") as accepted,
-        JsonlWriter(out / "rejected" / "part-00000.jsonl.gz") as rejected,
-        JsonlWriter(out / "failed.jsonl") as failed,
-    ):
-        for r in requests:
-            lang, family = r.meta["language"], r.meta["family"]
-            result = cache_db.get(r.key)
-            if result is None:
-                why = cache_db.failure(r.key) or {
-                    "error": "no result (not sent: run interrupted)",
-                    "attempts": 0,
-                }
-                failed.write({"key": r.key, **r.meta, **why})
-                per_lang[lang]["failed"] += 1
-                continue
-            reason, info = checker.check(r, result["text"])
-            meta = {"source": "synthetic", "family": family, "language": lang, "model": r.model,
-                    "request_key": r.key, "slots": r.meta["slots"], **info}  # fmt: skip
-            doc = Document(f"synth-{r.key[:16]}-{r.meta['index']}", result["text"], meta)
-            if reason is None:
-                accepted.write(doc)
-                per_lang[lang]["accepted"] += 1
-            else:
-                rejected.write(doc.to_json() | {"reject_reason": reason})
-                reasons[reason] += 1
-                per_lang[lang][f"rejected:{reason}"] += 1
-        return {
-            "accepted": accepted.count,
-            "rejected": dict(sorted(reasons.items())),
-            "failed": failed.count,
-            "languages": {k: dict(sorted(v.items())) for k, v in sorted(per_lang.items())},
-        }
-
-
-__all__ = [
-    "FAMILIES",
-    "OutputChecker",
-    "RunCounters",
-    "keyword_pools",
-    "keywords_from_corpus",
-    "load_families",
-    "load_slots",
-    "plan_requests",
-    "run_synthetic",
-]
