@@ -1,5 +1,10 @@
 """Training: loss and LR over tokens across stages, held-out loss / bits per byte per language by tier,
-throughput and MFU, forgetting-guard events, SFT and DPO curves."""
+throughput and MFU, forgetting-guard events, SFT and DPO curves.
+
+Over 400 lines on purpose: the section's seven parts share one :class:`Timeline` (the stages laid end to end
+on a token axis) and read top to bottom in the order the page shows them; split up, each part would need the
+timeline and the stage list passed around again for no gain in reading.
+"""
 
 from __future__ import annotations
 
