@@ -114,10 +114,11 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from linguabridge.config import ModelConfig, load_recipe
+    from linguabridge.config import ModelConfig
     from linguabridge.mixture.packing import PackedDataset
     from linguabridge.mixture.plan import make_plan
     from linguabridge.models import build_tiny_qwen2
+    from linguabridge.recipe import load_recipe
     from linguabridge.tokenizer import load_tokenizer
     from linguabridge.train.cpt import collate_packed
 

@@ -4,8 +4,8 @@ import pytest
 from typer.testing import CliRunner
 
 from linguabridge.cli.main import app
-from linguabridge.config import load_recipe
 from linguabridge.errors import ConfigError, LinguabridgeError
+from linguabridge.recipe import load_recipe
 
 RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").rglob("*.yaml"))
 

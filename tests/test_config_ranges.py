@@ -9,8 +9,9 @@ import annotated_types
 import pytest
 from pydantic import BaseModel
 
-from linguabridge.config import RunConfig, load_recipe
+from linguabridge.config import RunConfig
 from linguabridge.errors import ConfigError
+from linguabridge.recipe import load_recipe
 
 # Numbers any value of which is meaningful.
 UNBOUNDED = {"seed", "eval.fewshot_seed", "data.bitext.min_qe"}

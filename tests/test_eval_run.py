@@ -12,11 +12,12 @@ from typer.testing import CliRunner
 
 from eval_fixtures import FLORES, write_all_benchmarks, write_flores
 from linguabridge.cli.main import app
-from linguabridge.config import EvalConfig, EvalTaskConfig, ModelConfig, TinyModelConfig, load_recipe
+from linguabridge.config import EvalConfig, EvalTaskConfig, ModelConfig, TinyModelConfig
 from linguabridge.eval.runner import evaluate, spec_rows
 from linguabridge.eval.suites import resolve_tasks
 from linguabridge.eval.translation import direction_matrices
 from linguabridge.languages import get_language
+from linguabridge.recipe import load_recipe
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 ROW_KEYS = {"task", "language", "metric", "value", "split", "shots", "n", "prompt", "harness"}

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from eval_fixtures import COPA_ID, COPA_TH, COPA_ZH, write_all_benchmarks, write_jsonl, write_xcopa
-from linguabridge.config import EvalConfig, EvalTaskConfig, load_recipe
+from linguabridge.config import EvalConfig, EvalTaskConfig
 from linguabridge.errors import ConfigError, LinguabridgeError
 from linguabridge.eval import metrics
 from linguabridge.eval.compare import deltas, language_table
 from linguabridge.eval.suites import directions, resolve_tasks
 from linguabridge.eval.tasks import BENCHMARKS
+from linguabridge.recipe import load_recipe
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 

@@ -9,11 +9,12 @@ import pytest
 from typer.testing import CliRunner
 
 from linguabridge.cli.main import app
-from linguabridge.config import MixtureConfig, load_recipe
+from linguabridge.config import MixtureConfig
 from linguabridge.errors import ConfigError, LinguabridgeError
 from linguabridge.languages import canonical
 from linguabridge.mixture.plan import make_plan
 from linguabridge.mixture.strategies import apportion, temperature_weights, unimax, water_fill
+from linguabridge.recipe import load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 MARCO = ROOT / "recipes" / "marco" / "mixture.yaml"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from linguabridge.config import load_recipe
 from linguabridge.errors import LinguabridgeError
 from linguabridge.mixture.packing import PackedDataset
+from linguabridge.recipe import load_recipe
 from linguabridge.stages import load_plan, stage_mixture, stage_tokens
 from test_mixture_corpus import write_demo_corpus
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from linguabridge.config import load_recipe
 from linguabridge.errors import LinguabridgeError
 from linguabridge.mixture.inventory import iter_curated, select_heldout
 from linguabridge.mixture.packing import PackedDataset
 from linguabridge.mixture.plan import Plan, SourcePlan, StagePlan, make_plan
 from linguabridge.mixture.shard_reader import TokenStore, load_index
 from linguabridge.mixture.shard_writer import tokenize_documents
+from linguabridge.recipe import load_recipe
 from test_mixture_corpus import write_demo_corpus
 
 DEMO_RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "demo" / "run.yaml"

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from linguabridge.config import load_recipe
 from linguabridge.errors import ConfigError
+from linguabridge.recipe import load_recipe
 
 
 def _write(tmp_path, name, data: bytes | str):
@@ -56,7 +56,7 @@ def test_inherit_inside_the_tree_and_builtin_sizes_still_load(tmp_path):
     _write(tmp_path, "r/base.yaml", "seed: 7\n")
     top = _write(tmp_path, "r/sub/../top.yaml", "inherit: base.yaml\nname: x\n")
     assert load_recipe(top).seed == 7
-    from linguabridge.config import builtin_recipe
+    from linguabridge.recipe import builtin_recipe
 
     sizes = builtin_recipe("marco").parent / "sizes" / "qwen2-7b.yaml"  # inherits ../run.yaml
     assert load_recipe(sizes).name

@@ -291,7 +291,8 @@ def test_killed_run_resumes_without_resending(tmp_path, in_process_answer):
         assert len(answered - stored) <= 2  # at most the requests in flight when it died (concurrency 2)
 
         before = len(server.log)
-        from linguabridge.config import RunConfig, apply_overrides
+        from linguabridge.config import RunConfig
+        from linguabridge.recipe import apply_overrides
 
         syn = RunConfig.model_validate(apply_overrides({}, sets)).synthetic.model_copy(update={"endpoint": server.url, "model": "tiny", "n_per_language": 16,
                                        "families": ["story", "explanation"],

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from linguabridge.cli.main import app
-from linguabridge.config import load_recipe
 from linguabridge.errors import ConfigError
+from linguabridge.recipe import load_recipe
 from linguabridge.train.budget import plan_budget
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "marco"

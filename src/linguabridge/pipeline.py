@@ -18,11 +18,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from linguabridge.config import RunConfig, load_recipe, recipe_files, resolve_recipe
+from linguabridge.config import RunConfig
 from linguabridge.errors import LinguabridgeError, did_you_mean
 from linguabridge.io import write_json
 from linguabridge.provenance import fingerprint as hash_facts
 from linguabridge.provenance import package_versions
+from linguabridge.recipe import load_recipe, recipe_files, resolve_recipe
 from linguabridge.stages import STAGE_NAMES, STAGES, Stage
 
 console = Console(stderr=True)

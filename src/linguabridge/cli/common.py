@@ -17,7 +17,7 @@ SetOpt = Annotated[
 
 def load_cli_recipe(path: str, overrides: list[str] | None):
     """A recipe by path, or a built-in one by name (``demo``, ``marco``)."""
-    from linguabridge.config import load_recipe, resolve_recipe
+    from linguabridge.recipe import load_recipe, resolve_recipe
 
     return load_recipe(resolve_recipe(path), overrides or [])
 
@@ -30,7 +30,7 @@ ConfigOpt = Annotated[
 
 def recipe_or_defaults(config: Path | None, overrides: list[str] | None):
     """The recipe at ``config`` with ``overrides``, or the defaults with them (``--set`` works without one)."""
-    from linguabridge.config import apply_overrides, load_recipe, validate_recipe
+    from linguabridge.recipe import apply_overrides, load_recipe, validate_recipe
 
     if config:
         return load_recipe(config, overrides)

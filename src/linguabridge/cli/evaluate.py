@@ -84,7 +84,7 @@ def eval_cmd(
 
 
 def _default_recipe(overrides):
-    from linguabridge.config import apply_overrides, validate_recipe
+    from linguabridge.recipe import apply_overrides, validate_recipe
 
     return validate_recipe(apply_overrides({}, overrides or []), overrides=overrides)
 
