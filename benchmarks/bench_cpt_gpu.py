@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # run from a checkout without installing
+# the small CPT setups (toy corpus, small tokenizer, tiny model) are test scaffolding, kept in tests/
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from linguabridge.train.monitor import QWEN2_SHAPES, ModelShape, local_device_peak, mfu  # noqa: E402
 
@@ -52,7 +54,7 @@ def build_data(work: Path, tokenizer, vocab: int, tokens: int, mean_doc: int, se
     """Token shards of random documents (log-normal lengths around ``mean_doc``) in four languages."""
     import numpy as np
 
-    from linguabridge.train import toy
+    import toy_cpt as toy
 
     rng = np.random.default_rng(seed)
     docs: dict[str, list[str]] = {lang: [] for lang in LANGS}
@@ -162,14 +164,14 @@ def run_baseline(a, shape, tokens_dir, plan, out: Path) -> dict:
 def run_linguabridge(a, shape, tokens_dir, plan, out: Path, fast: bool) -> dict:
     import torch
 
-    from linguabridge.config import OptimConfig, TrainConfig
+    from linguabridge.config import CPTConfig, OptimConfig
     from linguabridge.train.cpt import run_cpt
 
     cuda = torch.cuda.is_available()
     import importlib.util
 
     liger = fast and cuda and importlib.util.find_spec("liger_kernel") is not None
-    cfg = TrainConfig(
+    cfg = CPTConfig(
         tokens=(a.steps + a.warmup) * a.micro_batch * a.seq_len,
         seq_len=a.seq_len,
         micro_batch_size=a.micro_batch,
@@ -243,7 +245,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     import torch
 
-    from linguabridge.train import toy
+    import toy_cpt as toy
 
     peak = local_device_peak(a.peak_tflops)
     work = Path(tempfile.mkdtemp(prefix="bench_cpt_"))

@@ -25,18 +25,20 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # run from a checkout without installing
+# the small CPT setups (toy corpus, small tokenizer, tiny model) are test scaffolding, kept in tests/
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 HIGH = ["eng_Latn", "zho_Hans"]
 NEW = ["tha_Thai", "npi_Deva", "kaz_Cyrl", "ell_Grek"]
 
 
 def train(cfg_kw: dict, shares: dict, steps: int, tokens_dir: Path, model, tok, out: Path, seed: int) -> dict:
-    from linguabridge.config import OptimConfig, TrainConfig
-    from linguabridge.train import toy
+    import toy_cpt as toy
+    from linguabridge.config import CPTConfig, OptimConfig
     from linguabridge.train.cpt import run_cpt
 
     optim = OptimConfig(lr=cfg_kw["lr"], warmup_ratio=0.05, min_lr_ratio=0.1, weight_decay=0.0)
-    cfg = TrainConfig(
+    cfg = CPTConfig(
         seq_len=cfg_kw["seq_len"],
         micro_batch_size=cfg_kw["micro_batch"],
         optim=optim,
@@ -55,7 +57,7 @@ def train(cfg_kw: dict, shares: dict, steps: int, tokens_dir: Path, model, tok, 
 def one_seed(args, docs: dict, seed: int, work: Path) -> dict:
     from transformers import AutoModelForCausalLM
 
-    from linguabridge.train import toy
+    import toy_cpt as toy
 
     tok = toy.small_tokenizer([t for v in docs.values() for t in v], args.vocab)
     tokens_dir = toy.build_tokens(docs, tok, work, heldout_per_language=args.heldout, seed=seed)
@@ -183,7 +185,7 @@ def main(argv: list[str] | None = None) -> dict:
     import transformers
 
     transformers.logging.set_verbosity_error()
-    from linguabridge.train import toy
+    import toy_cpt as toy
 
     wanted = HIGH + args.new
     docs = toy.demo_corpus(wanted) if args.corpus == "demo" else toy.jsonl_corpus(args.corpus, wanted)

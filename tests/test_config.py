@@ -47,6 +47,16 @@ def test_inherit_merges_parent_first(tmp_path):
     assert (cfg.name, cfg.seed) == ("child", 1)
 
 
+def test_lora_is_a_post_section_and_absent_means_full_fine_tuning(tmp_path):
+    from linguabridge.config import LoraConfig
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("sft:\n  post:\n    lora: {}\ndpo:\n  post:\n    lora: {r: 4}\n")
+    cfg = load_recipe(recipe)
+    assert cfg.sft.post.lora == LoraConfig() and cfg.dpo.post.lora.r == 4
+    assert load_recipe(recipe, ["sft.post.lora=null"]).sft.post.lora is None
+
+
 def test_unknown_language_in_recipe(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("languages: [eng_Latn, xx_Fake]\n")
@@ -60,7 +70,22 @@ def test_unknown_language_in_recipe(tmp_path):
     [
         ("cpt_stage1:\n  optm: {}\n", [], "did you mean 'optim'"),
         ("languages: [klingon]\n", [], "unknown language code 'klingon'"),
-        ("data:\n  synthetic: {concurrency: 4}\n", [], "'data.synthetic' has moved -- write it as 'synthetic'"),
+        (
+            "data:\n  synthetic: {concurrency: 4}\n",
+            [],
+            "'data.synthetic' has moved -- write it as 'synthetic'",
+        ),
+        ("sft:\n  lora: true\n", [], "'sft.lora' has moved -- write it as 'sft.post.lora: {}"),
+        (
+            "sft:\n  eval_every: 5\n",
+            [],
+            "'eval_every' is a key of cpt_stage1 and cpt_stage2 only: remove it from sft",
+        ),
+        (
+            "cpt_stage2:\n  beta: 0.2\n",
+            [],
+            "unknown key 'cpt_stage2.beta' -- 'beta' is a key of sft and dpo only",
+        ),
         (None, [], "recipe file not found"),
     ],
 )

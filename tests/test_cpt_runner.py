@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from linguabridge.config import OptimConfig, TrainConfig
+from linguabridge.config import CPTConfig, OptimConfig
 from linguabridge.errors import ConfigError, LinguabridgeError
 
 LANGS = ["eng_Latn", "zho_Hans", "tha_Thai", "npi_Deva"]
@@ -22,7 +22,7 @@ SEQ, MBS = 64, 4
 
 def make_setup(work: Path, base_tokenizer) -> tuple[Path, Path]:
     """Token shards of four demo languages and a saved 512-token tokenizer; returns (tokens, tokenizer dir)."""
-    from linguabridge.train import toy
+    import toy_cpt as toy
     from linguabridge.train.vocab import train_tokenizer
 
     docs = toy.demo_corpus(LANGS)
@@ -31,7 +31,7 @@ def make_setup(work: Path, base_tokenizer) -> tuple[Path, Path]:
     return toy.build_tokens(docs, tok, work, heldout_per_language=2, seed=0), work / "tokenizer"
 
 
-def tiny_cfg(**kw) -> TrainConfig:
+def tiny_cfg(**kw) -> CPTConfig:
     base = dict(
         seq_len=SEQ,
         micro_batch_size=MBS,
@@ -40,17 +40,17 @@ def tiny_cfg(**kw) -> TrainConfig:
         keep_last=2,
         optim=OptimConfig(lr=3e-3, warmup_ratio=0.1),
     )
-    return TrainConfig(**{**base, **kw})
+    return CPTConfig(**{**base, **kw})
 
 
 def plan(steps: int, shares: dict | None = None, per_step: int = SEQ * MBS):
-    from linguabridge.train import toy
+    import toy_cpt as toy
 
     return toy.stage_plan("stage1", shares or SHARES, steps * per_step)
 
 
 def model_for(tokenizer, seed: int = 0):
-    from linguabridge.train import toy
+    import toy_cpt as toy
 
     return toy.tiny_qwen2(len(tokenizer), tokenizer.eos_token_id, seed=seed)
 
@@ -122,7 +122,7 @@ def test_metrics_hold_per_language_loss_tokens_heldout_and_throughput(trained, s
 def test_checkpoints_are_sealed_rotated_and_final_model_loads(trained):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from linguabridge.train.common import MANIFEST, checkpoint_problem
+    from linguabridge.train.checkpoints import MANIFEST, checkpoint_problem
 
     out, summary = trained
     ckpts = sorted(p.name for p in (out / "checkpoints").iterdir())
@@ -139,7 +139,7 @@ def test_checkpoints_are_sealed_rotated_and_final_model_loads(trained):
 
 
 def test_corrupt_newest_checkpoint_is_set_aside_and_previous_used(trained, tmp_path):
-    from linguabridge.train.common import REJECTED, STAGING, latest_checkpoint
+    from linguabridge.train.checkpoints import REJECTED, STAGING, latest_checkpoint
 
     out, _ = trained
     run = tmp_path / "run"
@@ -175,13 +175,9 @@ def test_forgetting_guard_saves_and_stops(setup, tmp_path):
     from linguabridge.train.cpt import run_cpt
 
     tokens, tok = setup
-    cfg = tiny_cfg(
-        eval_every=2,
-        save_every=10,
-        forgetting_margin=-0.5,
-        forgetting_action="stop",
-        forgetting_languages=["eng_Latn"],
-    )
+    cfg = tiny_cfg(eval_every=2, save_every=10, forgetting_action="stop", forgetting_languages=["eng_Latn"])
+    # A recipe may not set a negative margin (validated >= 0); model_copy(update=...) skips validation.
+    cfg = cfg.model_copy(update={"forgetting_margin": -0.5})
     with pytest.raises(LinguabridgeError, match="forgetting guard stopped"):
         run_cpt(cfg, plan(8), tokens, model_for(tok), tok, tmp_path / "cpt", seed=0)
     events = [r for r in rows(tmp_path / "cpt" / "metrics.jsonl") if r.get("event") == "forgetting"]
@@ -191,13 +187,13 @@ def test_forgetting_guard_saves_and_stops(setup, tmp_path):
 
 
 def test_batch_geometry_and_config_checks(setup, tmp_path):
-    from linguabridge.train.cpt import batch_geometry, run_cpt
+    from linguabridge.train.cpt import run_cpt
 
-    g = batch_geometry(tiny_cfg(global_batch_sequences=64, micro_batch_size=4), world=8)
+    g = tiny_cfg(global_batch_sequences=64, micro_batch_size=4).batch_geometry(world_size=8)
     assert (g.grad_accum, g.sequences_per_step, g.tokens_per_step) == (2, 64, 64 * SEQ)
-    assert batch_geometry(tiny_cfg(grad_accum=3), world=2).sequences_per_step == 24
+    assert tiny_cfg(grad_accum=3).batch_geometry(world_size=2).sequences_per_step == 24
     with pytest.raises(ConfigError, match="not a multiple"):
-        batch_geometry(tiny_cfg(global_batch_sequences=60), world=8)
+        tiny_cfg(global_batch_sequences=60).batch_geometry(world_size=8)
     tokens, tok = setup
     with pytest.raises(ConfigError, match="log_every"):
         run_cpt(tiny_cfg(save_every=5, log_every=2), plan(4), tokens, model_for(tok), tok, tmp_path, 0)
@@ -208,7 +204,7 @@ def test_schedules_warm_up_then_decay_to_the_minimum(schedule):
     import torch
     from transformers import get_scheduler
 
-    from linguabridge.train.common import training_args_kwargs
+    from linguabridge.train.args import training_args_kwargs
 
     cfg = tiny_cfg(
         optim=OptimConfig(lr=1.0, warmup_ratio=0.1, min_lr_ratio=0.1, schedule=schedule, decay_ratio=0.2)

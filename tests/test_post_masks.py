@@ -7,10 +7,11 @@ import json
 
 import pytest
 
-from linguabridge.config import ModelConfig, TrainConfig
+from linguabridge.config import ModelConfig, PostTrainConfig
 from linguabridge.errors import LinguabridgeError
 from linguabridge.models import build_tiny_qwen2
-from linguabridge.train.post import build_dpo_trainer, build_sft_trainer, load_conversations
+from linguabridge.train.chats import load_conversations
+from linguabridge.train.post import build_dpo_trainer, build_sft_trainer
 
 CHAT = {
     "id": "multi-turn",
@@ -30,8 +31,8 @@ SHORT = {
 }
 
 
-def _cfg(**post) -> TrainConfig:
-    cfg = TrainConfig(max_steps=1, seq_len=96, micro_batch_size=2)
+def _cfg(**post) -> PostTrainConfig:
+    cfg = PostTrainConfig(max_steps=1, seq_len=96, micro_batch_size=2)
     for k, v in post.items():
         setattr(cfg.post, k, v)
     return cfg

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from linguabridge.config import ModelConfig, OptimConfig, TrainConfig
+from linguabridge.config import LoraConfig, ModelConfig, OptimConfig, PostTrainConfig
 from linguabridge.errors import LinguabridgeError
 from linguabridge.models import build_tiny_qwen2
 from linguabridge.train.post import run_dpo, run_sft
@@ -23,10 +23,10 @@ PAIRS = [
 ]  # fmt: skip
 
 
-def _cfg(steps: int = 2, **kw) -> TrainConfig:
+def _cfg(steps: int = 2, **kw) -> PostTrainConfig:
     post = kw.pop("post", {})
-    cfg = TrainConfig(max_steps=steps, seq_len=48, micro_batch_size=2, save_every=100,
-                      optim=OptimConfig(lr=1e-3, warmup_ratio=0.0, weight_decay=0.0), **kw)  # fmt: skip
+    cfg = PostTrainConfig(max_steps=steps, seq_len=48, micro_batch_size=2, save_every=100,
+                          optim=OptimConfig(lr=1e-3, warmup_ratio=0.0, weight_decay=0.0), **kw)  # fmt: skip
     for k, v in post.items():
         setattr(cfg.post, k, v)
     return cfg
@@ -42,8 +42,7 @@ def test_lora_sft_then_lora_dpo_save_merged_chat_models(qwen_tokenizer, tmp_path
 
     start = _tiny(qwen_tokenizer)
     before = {k: v.clone() for k, v in start.state_dict().items()}
-    cfg = _cfg(lora=True)
-    cfg.post.lora.r = 4
+    cfg = _cfg(post={"lora": LoraConfig(r=4)})
     run_sft(cfg, CHATS, start, qwen_tokenizer, tmp_path / "sft", seed=0)
     assert (tmp_path / "sft" / "adapter" / "adapter_config.json").is_file()
     merged = AutoModelForCausalLM.from_pretrained(tmp_path / "sft" / "model")

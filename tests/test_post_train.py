@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from linguabridge.config import ModelConfig, OptimConfig, TrainConfig
+from linguabridge.config import ModelConfig, OptimConfig, PostTrainConfig
 from linguabridge.data.langid import get_identifier
 from linguabridge.models import build_tiny_qwen2
 from linguabridge.train.post import run_dpo, run_sft
@@ -32,8 +32,8 @@ SFT_STEPS = 40
 pytestmark = pytest.mark.slow  # ~45 s on an idle 2-core machine (40 SFT steps with the 151k-token vocabulary)
 
 
-def _train_cfg(steps: int, lr: float, **kw) -> TrainConfig:
-    return TrainConfig(
+def _train_cfg(steps: int, lr: float, **kw) -> PostTrainConfig:
+    return PostTrainConfig(
         max_steps=steps, seq_len=64, micro_batch_size=4, save_every=20, keep_last=1,
         optim=OptimConfig(lr=lr, warmup_ratio=0.0, weight_decay=0.0, schedule="constant"), **kw,
     )  # fmt: skip

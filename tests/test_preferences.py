@@ -15,7 +15,7 @@ import pytest
 
 from linguabridge.data.langid import get_identifier
 from linguabridge.languages import get_language
-from linguabridge.train.post import load_conversations
+from linguabridge.train.chats import load_conversations
 from linguabridge.train.preferences import (
     build_judge_pairs,
     build_language_consistency_pairs,

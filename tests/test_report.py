@@ -149,9 +149,9 @@ def make_run(root: Path) -> Path:
         run / "tokens/inventory.json",
         {"sources": {lang: {"tokens": 900, "heldout_tokens": 100} for lang in LANGS}},
     )
-    # Stage I in the first CPT format (plain keys), stage II in the deepened one (throughput/*, start and
-    # baseline events, the guard's event fields): the report reads both.
-    old = {"mfu": 0.4123, "tokens_per_second": 12345.0}
+    # The keys the CPT runner writes (train/metric_keys.py); stage I logs only some of them (no TFLOP/s, no
+    # start/baseline events), stage II all of them.
+    old = {"throughput/mfu": 0.4123, "throughput/tokens_per_s": 12345.0}
     new = {"throughput/mfu": 0.4123, "throughput/tokens_per_s": 12345.0, "throughput/tflops_per_device": 0.0271,
            "throughput/tokens_per_s_per_device": 12345.0}  # fmt: skip
     for s, scale, lr, keys in (("cpt_stage1", 1.0, 3e-3, old), ("cpt_stage2", 0.9, 1.5e-3, new)):
@@ -171,8 +171,8 @@ def make_run(root: Path) -> Path:
         _json(run / s / "summary.json", {"steps": 4, "tokens": 2048, "tokens_per_step": 512,
                                         "realised_tokens": {"eng_Latn": 1000, "tha_Thai": 500}})  # fmt: skip
     with (run / "cpt_stage1/metrics.jsonl").open("a") as f:
-        f.write(json.dumps({"step": 4, "event": "forgetting", "language": "eng_Latn", "baseline_loss": 9.0,
-                            "loss": 9.7479, "regression": 0.0831}) + "\n")  # fmt: skip
+        f.write(json.dumps({"step": 4, "event": "forgetting", "language": "eng_Latn", "baseline_heldout_loss": 9.0,
+                            "heldout_loss": 9.7479, "regression": 0.0831}) + "\n")  # fmt: skip
     with (run / "cpt_stage2/metrics.jsonl").open("a") as f:
         f.write(json.dumps({"step": 4, "event": "forgetting", "language": "eng_Latn", "baseline_heldout_loss": 9.0,
                             "heldout_loss": 9.6399, "regression": 0.0711, "margin": 0.05,
@@ -290,9 +290,7 @@ def test_numbers_from_the_run_appear_where_they_belong(full_report):
     assert "Shortfalls the planner redistributed" in text and "812" in text
     # training: MFU, logged throughput, forgetting event, DPO margin, seeds
     assert "41.2%" in text and "12,345" in text  # MFU and logged tokens/s
-    assert {"8.3%", "7.1%"} <= set(
-        cells(doc, "loss")
-    )  # forgetting events of both formats, coloured as losses
+    assert {"8.3%", "7.1%"} <= set(cells(doc, "loss"))  # both stages' forgetting events, coloured as losses
     assert "9.64" in text and "save" in text and "checkpoint_rejected" in text and "989 TFLOP/s" in text
     assert "0.0271" in text  # logged TFLOP/s per device
     assert "0.777" in text  # last DPO reward margin
@@ -405,3 +403,18 @@ def test_cli_report_md_and_bad_format(tmp_path):
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "unknown report format 'pdf'" in proc.stderr and "html, md" in proc.stderr
+
+
+def test_throughput_and_mfu_come_from_the_keys_the_cpt_runner_writes(tmp_path):
+    from linguabridge import metric_keys as mk
+
+    run = tmp_path / "run"
+    rows = [{"step": i, "tokens": 512 * i, "loss": 11.0 - i, "learning_rate": 1e-3} for i in range(1, 4)]
+    # spellings nothing in linguabridge writes (other trainers' names, MFU as a percentage): not read
+    _jsonl(run / "cpt_stage1/metrics.jsonl", [r | {"tokens_per_second": 777.0, "mfu": 41.23} for r in rows])
+    text = text_of(parse_strict(build_report(run, formats=["html"])[0].read_text(encoding="utf-8")))
+    assert "not logged" in text and "41.2%" not in text and "777" not in text
+    # the runner's keys: MFU is a fraction, shown as a percentage
+    _jsonl(run / "cpt_stage1/metrics.jsonl", [r | {mk.TOKENS_PER_S: 777.0, mk.MFU: 0.4123} for r in rows])
+    text = text_of(parse_strict(build_report(run, formats=["html"])[0].read_text(encoding="utf-8")))
+    assert "41.2%" in text and "777" in text

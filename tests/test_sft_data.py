@@ -12,7 +12,7 @@ import pytest
 from linguabridge.config import SFTDataConfig
 from linguabridge.errors import ConfigError
 from linguabridge.io import JsonlWriter
-from linguabridge.train.post import load_conversations
+from linguabridge.train.chats import load_conversations
 from linguabridge.train.sft_data import (
     balance_languages,
     build_sft_set,

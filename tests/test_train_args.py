@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from linguabridge.config import TrainConfig
+from linguabridge.config import TrainStageConfig
 from linguabridge.errors import MissingDependencyError
-from linguabridge.train.common import deepspeed_zero3_config, training_args_kwargs
+from linguabridge.train.args import deepspeed_zero3_config, training_args_kwargs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def _args(**kw):
     from transformers import TrainingArguments
 
-    return TrainingArguments(**training_args_kwargs(TrainConfig(**kw), Path("/tmp/lb-args"), 0, max_steps=10))
+    return TrainingArguments(
+        **training_args_kwargs(TrainStageConfig(**kw), Path("/tmp/lb-args"), 0, max_steps=10)
+    )
 
 
 def test_cpu_ignores_gpu_only_options_and_keeps_checkpointing():
@@ -29,7 +31,7 @@ def test_cpu_ignores_gpu_only_options_and_keeps_checkpointing():
 
 def test_fsdp2_moves_activation_checkpointing_into_fsdp():
     kw = training_args_kwargs(
-        TrainConfig(sharding="fsdp2", gradient_checkpointing=True), Path("/tmp/x"), 0, 10
+        TrainStageConfig(sharding="fsdp2", gradient_checkpointing=True), Path("/tmp/x"), 0, 10
     )
     assert kw["fsdp"] is True and kw["fsdp_config"]["version"] == 2
     assert kw["fsdp_config"]["activation_checkpointing"] is True
@@ -43,12 +45,12 @@ def test_zero3_config_matches_the_shipped_json_and_needs_deepspeed():
     assert json.loads((ROOT / "recipes" / "launch" / "ds_zero3.json").read_text()) == deepspeed_zero3_config()
     if importlib.util.find_spec("deepspeed") is None:
         with pytest.raises(MissingDependencyError, match="pip install deepspeed"):
-            training_args_kwargs(TrainConfig(sharding="zero3"), Path("/tmp/x"), 0, 10)
+            training_args_kwargs(TrainStageConfig(sharding="zero3"), Path("/tmp/x"), 0, 10)
 
 
 def test_trackers_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("LINGUABRIDGE_NO_TENSORBOARD", "1")
     monkeypatch.setenv("LINGUABRIDGE_REPORT_TO", "wandb,mlflow")
-    assert training_args_kwargs(TrainConfig(), Path("/tmp/x"), 0, 10)["report_to"] == ["wandb", "mlflow"]
+    assert training_args_kwargs(TrainStageConfig(), Path("/tmp/x"), 0, 10)["report_to"] == ["wandb", "mlflow"]
     monkeypatch.delenv("LINGUABRIDGE_REPORT_TO")
-    assert training_args_kwargs(TrainConfig(), Path("/tmp/x"), 0, 10)["report_to"] == []
+    assert training_args_kwargs(TrainStageConfig(), Path("/tmp/x"), 0, 10)["report_to"] == []

@@ -1,5 +1,5 @@
-"""Monitoring pieces: FLOPs and MFU, device peaks, held-out packing and scoring, per-language meters, the
-forgetting guard."""
+"""Monitoring pieces: FLOPs and MFU, device peaks, per-language meters, the forgetting guard (held-out
+scoring itself is models/heldout.py)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ import math
 import numpy as np
 import pytest
 
+from linguabridge.models.heldout import heldout_losses, pack_heldout
 from linguabridge.train.monitor import (
     QWEN2_SHAPES,
     ForgettingGuard,
     LanguageMeter,
     ModelShape,
-    heldout_losses,
     mfu,
-    pack_heldout,
     peak_tflops,
     shape_for,
     tradeoff,
@@ -23,7 +22,7 @@ from linguabridge.train.monitor import (
 
 
 def _tiny(vocab=97, **kw):
-    from linguabridge.train.toy import tiny_qwen2
+    from toy_cpt import tiny_qwen2
 
     return tiny_qwen2(vocab, 0, **kw)
 

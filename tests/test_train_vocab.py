@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from linguabridge.train import toy
+import toy_cpt as toy
 from linguabridge.train.vocab import extend_tokenizer, init_new_embeddings, subtoken_ids, train_tokenizer
 
 

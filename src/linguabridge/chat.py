@@ -46,7 +46,7 @@ def load_chat_model(path: str | Path, trust_remote_code: bool = False):
 
 def eos_ids(model, tokenizer) -> list[int]:
     """End-of-turn ids: the checkpoint's generation_config (``[<|im_end|>, <|endoftext|>]`` after our SFT)."""
-    from linguabridge.train.post import chat_eos_ids
+    from linguabridge.tokenizer import chat_eos_ids
 
     gen = model.generation_config.eos_token_id
     ids = [gen] if isinstance(gen, int) else list(gen or [])
@@ -96,10 +96,3 @@ def generate_replies(
         text = tokenizer.decode(kept, skip_special_tokens=True).strip()
         replies.append(Reply(text, ended is not None, len(kept)))
     return replies
-
-
-def chat_once(model, tokenizer, prompt: str, system: str | None = None, **kwargs) -> Reply:
-    messages = ([{"role": "system", "content": system}] if system else []) + [
-        {"role": "user", "content": prompt}
-    ]
-    return generate_replies(model, tokenizer, messages, **kwargs)[0]

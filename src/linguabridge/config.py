@@ -9,14 +9,24 @@ alone. Unknown keys are errors with a "did you mean" hint and the file and line 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from linguabridge.errors import ConfigError, did_you_mean
 from linguabridge.languages import canonical, marco_languages
+
+# The ranges numeric settings are held to: a 0 or a negative value would divide by zero, train backwards or
+# silently mean something else (tests/test_config_ranges.py checks that every numeric key has one).
+Count = Annotated[int, Field(ge=1)]  # sizes, lengths, batch sizes, steps, workers
+NonNegative = Annotated[int, Field(ge=0)]  # counts where 0 means none
+Positive = Annotated[float, Field(gt=0)]  # learning rates, budgets, margins
+Share = Annotated[float, Field(ge=0, le=1)]  # fractions where 0 is allowed
+Fraction = Annotated[float, Field(gt=0, le=1)]  # rates in (0, 1]
+Beta = Annotated[float, Field(ge=0, lt=1)]  # Adam betas, dropout
 
 
 class StrictModel(BaseModel):
@@ -45,12 +55,12 @@ def _codes(values: list[str]) -> list[str]:
 class TinyModelConfig(StrictModel):
     """Shape of the random-init Qwen2-architecture model used when ``model.name_or_path: tiny-qwen2``."""
 
-    hidden_size: int = 64
-    num_hidden_layers: int = 2
-    num_attention_heads: int = 4
-    num_key_value_heads: int = 2
-    intermediate_size: int = 128
-    max_position_embeddings: int = 1024
+    hidden_size: Count = 64
+    num_hidden_layers: Count = 2
+    num_attention_heads: Count = 4
+    num_key_value_heads: Count = 2
+    intermediate_size: Count = 128
+    max_position_embeddings: Count = 1024
     tie_word_embeddings: bool = True
 
 
@@ -100,7 +110,7 @@ class BitextConfig(StrictModel):
     qe_scorer: str | None = None  # "module:function" scoring a batch of pairs (e.g. a COMET-Kiwi wrapper)
     min_qe: float = 0.0  # below: low_qe
     directions: Literal["as_given", "both", "split"] = "as_given"  # both: X->Y and Y->X; split: half each way
-    max_per_direction: int | None = None  # cap per direction (best margins kept); None = no cap
+    max_per_direction: Count | None = None  # cap per direction (best margins kept); None = no cap
     direction_caps: dict[str, int] = Field(default_factory=dict)  # {"eng_Latn-tha_Thai": 1000} over the cap above
     pairs_per_document: int = Field(default=1, ge=1)  # rendering: pairs packed into one document
 
@@ -152,28 +162,28 @@ class DataConfig(StrictModel):
 
     inputs: list[str] = ["demo"]
     parallel: list[str] = ["demo"]
-    min_words: int = 50  # Gopher minimum of words per document (segmented for scripts without spaces)
-    max_words: int = 100_000  # Gopher maximum
+    min_words: NonNegative = 50  # Gopher minimum of words per document (segmented for scripts without spaces)
+    max_words: Count = 100_000  # Gopher maximum
     lid_backend: str = "py3langid"  # or "fasttext:/path/lid.176.bin" (also GlotLID's model.bin)
     rules_file: str | None = None  # per-language thresholds TSV (`data thresholds` output) over the bundled table
     thresholds: dict[str, dict[str, float | str | None]] = Field(default_factory=dict)  # {lang or "*": {rule: value}}
-    min_script_ratio: float = 0.5  # share of letters in the script of the identified language
+    min_script_ratio: Share = 0.5  # share of letters in the script of the identified language
     fix_text: bool = False  # repair mojibake with ftfy before anything else
     kenlm_models: dict[str, str] = Field(default_factory=dict)  # {lang: .arpa/.bin}; scores kept, max_perplexity rule
     pii: bool = True  # replace e-mails, IP addresses and phone numbers with placeholders
     decontaminate: Literal["drop", "flag", "none"] = "drop"  # against bundled eval sets + decontam_files
     decontam_files: list[str] = Field(default_factory=list)  # extra eval JSONL files (every string field is used)
-    decontam_ngram: int = 13  # n-gram length (words; characters in scripts without spaces)
+    decontam_ngram: Count = 13  # n-gram length (words; characters in scripts without spaces)
     dedup: Literal["none", "exact", "minhash"] = "minhash"  # across the whole corpus
-    minhash_threshold: float = 0.7  # Jaccard similarity of word n-gram shingles for near-duplicates
-    minhash_ngram: int = 3  # words per shingle (FineWeb: 5 on whole pages; 3 keeps recall on short documents)
+    minhash_threshold: Fraction = 0.7  # Jaccard similarity of word n-gram shingles for near-duplicates
+    minhash_ngram: Count = 3  # words per shingle (FineWeb: 5 on whole pages; 3 keeps recall on short documents)
     disabled_segmenters: list[str] = Field(default_factory=list)  # names in assets/data/segmenters.tsv to skip
     url_blocklist: list[str] = Field(
         default_factory=list
     )  # files of domains / patterns; default list always on
     parallel_templates: str = "ABCDEFGHIJK"
     bitext: BitextConfig = BitextConfig()  # parallel-text filters, balancing, rendering
-    workers: int = 1  # local processes (one shard per input file)
+    workers: Count = 1  # local processes (one shard per input file)
     executor: Literal["local", "ray"] = "local"  # ray: one task per shard on the cluster RAY_ADDRESS names
 
 
@@ -270,16 +280,16 @@ class OptimConfig(StrictModel):
     """AdamW and the learning-rate schedule. Marco-LLM gives only the peak LR (1e-5 / 6e-6); the rest are
     documented defaults, not from the paper."""
 
-    lr: float = 1e-5  # peak learning rate (paper: stage I 1e-5, stage II 6e-6)
-    min_lr_ratio: float = 0.1  # final LR as a fraction of the peak (not from the paper)
-    warmup_ratio: float = 0.01  # linear warmup, fraction of the stage's steps (not from the paper)
+    lr: Positive = 1e-5  # peak learning rate (paper: stage I 1e-5, stage II 6e-6)
+    min_lr_ratio: Share = 0.1  # final LR as a fraction of the peak (not from the paper)
+    warmup_ratio: Share = 0.01  # linear warmup, fraction of the stage's steps (not from the paper)
     schedule: Literal["cosine", "wsd", "constant"] = "cosine"  # warmup+cosine to min, or warmup-stable-decay (not from the paper)
-    decay_ratio: float = 0.1  # WSD: fraction of steps in the final decay (not from the paper)
-    weight_decay: float = 0.1  # AdamW decoupled weight decay (not from the paper)
-    adam_beta1: float = 0.9  # not from the paper
-    adam_beta2: float = 0.95  # not from the paper
-    adam_epsilon: float = 1e-8  # not from the paper
-    max_grad_norm: float = 1.0  # gradient clipping (not from the paper)
+    decay_ratio: Share = 0.1  # WSD: fraction of steps in the final decay (not from the paper)
+    weight_decay: Annotated[float, Field(ge=0)] = 0.1  # AdamW decoupled weight decay (not from the paper)
+    adam_beta1: Beta = 0.9  # not from the paper
+    adam_beta2: Beta = 0.95  # not from the paper
+    adam_epsilon: Positive = 1e-8  # not from the paper
+    max_grad_norm: Positive = 1.0  # gradient clipping (not from the paper)
 
 
 # ---------------------------------------------------------------------------------------- post-training
@@ -291,26 +301,26 @@ DPOLoss = Literal[
 
 
 class LoraConfig(StrictModel):
-    """PEFT LoRA adapters, used when the stage sets ``lora: true``; the saved model has them merged in."""
+    """PEFT LoRA adapters, used when a post-training stage sets ``post.lora``; the saved model has them merged in."""
 
-    r: int = 16
-    alpha: int = 32
-    dropout: float = 0.05
+    r: Count = 16
+    alpha: Count = 32
+    dropout: Beta = 0.05
     target_modules: list[str] | str = "all-linear"  # PEFT's shorthand for every linear layer but the LM head
 
 
 class SFTDataConfig(StrictModel):
     """How the SFT set is built (train/sft_data.py): the chats of ``conversations`` plus these builders."""
 
-    translation_pairs: int = 0  # instructions made from filtered bitext (data/parallel/kept); 0 = none
+    translation_pairs: NonNegative = 0  # instructions made from filtered bitext (data/parallel/kept); 0 = none
     both_directions: bool = True  # each pair also as tgt -> src
     instruction_languages: list[str] = ["eng_Latn", "source", "target"]  # drawn per example; source/target: the pair's
     synthetic: list[str] = []  # synthetic-stage output folders/files: their few-shot "rarer sample" chats
     balance: dict[str, float] | None = None  # shares over languages / mixture groups; None = keep as built
-    examples: int | None = None  # size of the balanced set; None = as many as were built
-    max_epochs: float = 3.0  # balancing: how often one language's examples may repeat
+    examples: Count | None = None  # size of the balanced set; None = as many as were built
+    max_epochs: Positive = 3.0  # balancing: how often one language's examples may repeat
     decontaminate: bool = True  # drop examples sharing an n-gram with the evaluation sets
-    ngram: int = 13  # decontamination n-gram, in words (characters for scripts written without spaces)
+    ngram: Count = 13  # decontamination n-gram, in words (characters for scripts written without spaces)
 
     @field_validator("instruction_languages")
     @classmethod
@@ -322,66 +332,120 @@ class PreferenceConfig(StrictModel):
     """Which preference builders make the DPO pairs (train/preferences.py) and their settings."""
 
     builders: list[Literal["language_consistency", "translation_quality", "judge"]] = ["language_consistency"]
-    code_switch_fraction: float = 0.5  # language consistency: share of rejects that are code-switched
-    translation_pairs: int = 32  # translation quality: bitext pairs to sample candidates for
-    candidates: int = 4  # sampled answers per prompt (translation quality, judge)
-    candidate_max_tokens: int = 256  # longest sampled answer, in tokens
-    min_chrf_margin: float = 5.0  # chrF++ points between best and worst candidate to keep a pair
+    code_switch_fraction: Share = 0.5  # language consistency: share of rejects that are code-switched
+    translation_pairs: NonNegative = 32  # translation quality: bitext pairs to sample candidates for
+    candidates: Annotated[int, Field(ge=2)] = 4  # sampled answers per prompt (translation quality, judge)
+    candidate_max_tokens: Count = 256  # longest sampled answer, in tokens
+    min_chrf_margin: Annotated[float, Field(ge=0)] = 5.0  # chrF++ points between best and worst candidate to keep a pair
     judge_endpoint: str | None = None  # OpenAI-compatible base URL, e.g. http://localhost:8000/v1
     judge_model: str | None = None
     judge_api_key_env: str = "OPENAI_API_KEY"  # the key is read from this variable, never logged
-    judge_prompts: int = 32  # prompts (from the SFT chats) to sample and judge
+    judge_prompts: NonNegative = 32  # prompts (from the SFT chats) to sample and judge
 
 
 class PostConfig(StrictModel):
-    """SFT/DPO options (train/post.py); CPT stages ignore this section."""
+    """SFT/DPO trainer options (train/post.py) and the data builders."""
 
     assistant_only_loss: bool = True  # loss on assistant turns only (ChatML {% generation %} markers)
     packing: bool = False  # SFT: best-fit packing; padding-free (position_ids reset per example)
     padding_free: bool = False  # SFT without packing: flatten each batch (needs flash-attention on GPU)
-    lora: LoraConfig = LoraConfig()
+    lora: LoraConfig | None = None  # None = full fine-tuning; a section ({} for the defaults) = LoRA adapters
     loss_weights: list[float] | None = None  # DPO: one weight per loss_type entry
     precompute_ref_log_probs: bool = False  # DPO: reference log-probs computed once, no second model kept
-    margin_pairs: int = 64  # DPO: pairs on which the reward margin is measured before and after training
+    margin_pairs: NonNegative = 64  # DPO: pairs on which the reward margin is measured before and after training
     data: SFTDataConfig = SFTDataConfig()
     preferences: PreferenceConfig = PreferenceConfig()
 
 
-class TrainConfig(StrictModel):
-    """One training stage (CPT, SFT or DPO). ``init_from: previous`` chains from the stage before."""
+class TrainStageConfig(StrictModel):
+    """What every training stage has: where it starts, batch shape, optimizer, checkpoints, speed options.
+
+    ``init_from: previous`` chains from the stage before. CPT stages use :class:`CPTConfig`, SFT and DPO
+    :class:`PostTrainConfig`; a key of one set on the other is an unknown key.
+    """
 
     init_from: str = "previous"
-    mixture_stage: str | None = None  # CPT only: which mixture stage feeds it
-    tokens: float | None = None  # budget in tokens; None = the mixture stage's budget
-    max_steps: int | None = None  # SFT/DPO: steps instead of tokens
-    seq_len: int = 128
-    micro_batch_size: int = 2
-    grad_accum: int = 1
-    global_batch_sequences: int | None = None  # CPT: sequences per optimizer step over all processes; grad_accum is derived
+    seq_len: Count = 128
+    micro_batch_size: Count = 2
+    grad_accum: Count = 1
     optim: OptimConfig = OptimConfig()
-    save_every: int = 10  # steps
-    keep_last: int = 2
-    checkpoint_verify: Literal["size", "sha256"] = "sha256"  # how a checkpoint is checked before resuming ("size" for TB-scale)
-    log_every: int = 1
-    eval_every: int = 10  # CPT: held-out loss and bits per byte per language every N steps (and at the end)
-    eval_docs_per_language: int = 8  # CPT: held-out documents per language in each evaluation
-    forgetting_margin: float = 0.05  # relative held-out loss regression that triggers a warning
-    forgetting_action: Literal["warn", "save", "stop"] = "warn"  # on regression: log, also checkpoint, or checkpoint and stop
-    forgetting_languages: list[str] | None = None  # guarded languages; None = every high-resource one with held-out data
+    save_every: Count = 10  # steps
+    keep_last: Count = 2
+    # how a checkpoint is checked before resuming ("size" for TB-scale checkpoints)
+    checkpoint_verify: Literal["size", "sha256"] = "sha256"
+    log_every: Count = 1
     bf16: bool = False  # bf16 autocast on CUDA (weights stay in model.dtype)
     gradient_checkpointing: bool = False  # activation checkpointing
     compile: bool = False  # torch.compile the model (CUDA only)
     liger: bool = False  # Liger kernels: RMSNorm, RoPE, SwiGLU (CUDA only; pip extra [gpu])
-    sharding: Literal["none", "fsdp2", "zero3"] = "none"  # under torchrun; an accelerate launch config sets this itself
-    embeddings_warmup_steps: int = 0  # CPT: train only the embeddings first (after a vocabulary extension)
-    peak_tflops: float | None = None  # device peak for MFU; None = looked up from the GPU name
-    trace_data: bool = False  # CPT: log each process's sequence indices per step (data_trace/rank-N.jsonl)
+    # under torchrun; an accelerate launch config sets this itself
+    sharding: Literal["none", "fsdp2", "zero3"] = "none"
     seed: int | None = None  # None = the run seed
-    # post-training
-    beta: float = 0.1  # DPO
+
+
+@dataclass(frozen=True)
+class BatchGeometry:
+    """Sequences and tokens of one optimizer step over every process."""
+
+    micro_batch_size: int
+    grad_accum: int
+    world_size: int
+    seq_len: int
+
+    @property
+    def sequences_per_step(self) -> int:
+        return self.micro_batch_size * self.grad_accum * self.world_size
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.sequences_per_step * self.seq_len
+
+
+class CPTConfig(TrainStageConfig):
+    """A continual-pretraining stage (train/cpt.py): a token budget from one mixture stage, held-out monitoring
+    and the forgetting guard."""
+
+    mixture_stage: str | None = None  # which mixture stage feeds it
+    tokens: Positive | None = None  # budget in tokens; None = the mixture stage's budget
+    # sequences per optimizer step over all processes; grad_accum is derived from it
+    global_batch_sequences: Count | None = None
+    eval_every: Count = 10  # held-out loss and bits per byte per language every N steps (and at the end)
+    eval_docs_per_language: Count = 8  # held-out documents per language in each evaluation
+    forgetting_margin: Annotated[float, Field(ge=0)] = 0.05  # relative held-out loss regression that triggers a warning
+    # on regression: log, also checkpoint, or checkpoint and stop
+    forgetting_action: Literal["warn", "save", "stop"] = "warn"
+    forgetting_languages: list[str] | None = None  # None = every high-resource language with held-out data
+    embeddings_warmup_steps: NonNegative = 0  # train only the embeddings first (after a vocabulary extension)
+    peak_tflops: Positive | None = None  # device peak for MFU; None = looked up from the GPU name
+    trace_data: bool = False  # log each process's sequence indices per step (data_trace/rank-N.jsonl)
+
+    def batch_geometry(self, world_size: int) -> BatchGeometry:
+        """Gradient accumulation from ``global_batch_sequences`` (when set) and the number of processes."""
+        if not self.global_batch_sequences:
+            return BatchGeometry(self.micro_batch_size, self.grad_accum, world_size, self.seq_len)
+        per_pass = self.micro_batch_size * world_size
+        if self.global_batch_sequences % per_pass:
+            raise ConfigError(
+                f"global_batch_sequences={self.global_batch_sequences} is not a multiple of "
+                f"micro_batch_size x processes = {self.micro_batch_size} x {world_size}",
+                "choose a global batch divisible by micro_batch_size times the number of GPUs",
+            )
+        return BatchGeometry(
+            self.micro_batch_size, self.global_batch_sequences // per_pass, world_size, self.seq_len
+        )
+
+
+class PostTrainConfig(TrainStageConfig):
+    """An SFT or DPO stage (train/post.py on TRL): a number of steps, the DPO loss, the ``post`` options."""
+
+    max_steps: Count | None = None  # None = one pass over the examples
+    beta: Positive = 0.1  # DPO
     loss_type: list[DPOLoss] = ["sigmoid"]  # DPO losses TRL exposes (several combine, see post.loss_weights)
-    lora: bool = False  # SFT/DPO: train LoRA adapters (shape in post.lora) instead of all weights
-    post: PostConfig = PostConfig()  # SFT/DPO: trainer options and the data builders
+    post: PostConfig = PostConfig()  # trainer options (LoRA included) and the data builders
+
+
+# The RunConfig sections of each kind of training stage.
+CPT_STAGES, POST_STAGES = ("cpt_stage1", "cpt_stage2"), ("sft", "dpo")
 
 
 class EvalTaskConfig(StrictModel):
@@ -390,7 +454,7 @@ class EvalTaskConfig(StrictModel):
     task: str  # benchmark: xcopa, belebele, xstorycloze, mmmlu, tydiqa, flores, wmt16, mmlu, arc, ceval, agieval
     languages: list[str] = Field(default_factory=list)  # [] = every language its data has (marco/tier:* expand)
     split: str | None = None  # the scored split
-    shots: int | None = None  # few-shot examples per prompt
+    shots: NonNegative | None = None  # few-shot examples per prompt
     fewshot_split: str | None = None  # None = a split other than the scored one whenever the data has one
     metrics: list[str] | None = None  # e.g. [acc, acc_norm]; translation: [bleu, chrf++, spbleu]
     prompt_style: Literal["lm-eval", "script-aware"] | None = None  # None = eval.prompt_style
@@ -406,16 +470,16 @@ class EvalConfig(StrictModel):
     tasks: list[str | EvalTaskConfig] = ["heldout_bpb", "demo_flores"]  # a name alone = lm-eval's protocol
     data_dir: str | None = None  # local benchmark data (DIR/<task>/ or DIR itself); demo_* tasks are bundled
     stages: list[str] = ["base", "cpt_stage2", "dpo"]  # which checkpoints to evaluate
-    limit: int | None = None  # items per task (quick looks; recorded in every row)
-    batch_size: int = 8
-    max_new_tokens: int = 48  # generation tasks stop at the end of the line or here
+    limit: Count | None = None  # items per task (quick looks; recorded in every row)
+    batch_size: Count = 8
+    max_new_tokens: Count = 48  # generation tasks stop at the end of the line or here
     # lm-eval: its prompts exactly; script-aware: no space before zh/ja/th continuations, fixed XCOPA quirks
     prompt_style: Literal["lm-eval", "script-aware"] = "lm-eval"
     chat_template: bool = False  # wrap prompts in the model's chat template (chat models)
     backend: Literal["hf", "vllm"] = "hf"  # vllm needs a GPU and `pip install 'linguabridge[gpu]'`
     device: str | None = None  # hf backend: None = cuda when available, else cpu
-    tensor_parallel_size: int = 1  # vllm
-    data_parallel_size: int = 1  # vllm
+    tensor_parallel_size: Count = 1  # vllm
+    data_parallel_size: Count = 1  # vllm
     fewshot_seed: int = 1234  # which few-shot examples are drawn
     spm_model: str | None = None  # FLORES-200 SentencePiece model file: adds spBLEU
     spm_sha256: str | None = None  # the model's published sha256, checked before use
@@ -441,10 +505,10 @@ class RunConfig(StrictModel):
     synthetic: SyntheticConfig = SyntheticConfig()  # synthetic generation (`data synth`)
     conversations: list[str] = ["demo"]  # chat JSONL files SFT and DPO build from (demo = the bundled chats)
     mixture: MixtureConfig = MixtureConfig()
-    cpt_stage1: TrainConfig = TrainConfig(init_from="base", mixture_stage="stage1")
-    cpt_stage2: TrainConfig = TrainConfig(init_from="cpt_stage1", mixture_stage="stage2")
-    sft: TrainConfig = TrainConfig(init_from="cpt_stage2", max_steps=20, optim=OptimConfig(lr=1e-4))
-    dpo: TrainConfig = TrainConfig(init_from="sft", max_steps=10, optim=OptimConfig(lr=5e-5))
+    cpt_stage1: CPTConfig = CPTConfig(init_from="base", mixture_stage="stage1")
+    cpt_stage2: CPTConfig = CPTConfig(init_from="cpt_stage1", mixture_stage="stage2")
+    sft: PostTrainConfig = PostTrainConfig(init_from="cpt_stage2", max_steps=20, optim=OptimConfig(lr=1e-4))
+    dpo: PostTrainConfig = PostTrainConfig(init_from="sft", max_steps=10, optim=OptimConfig(lr=5e-5))
     eval: EvalConfig = EvalConfig()
     report: ReportConfig = ReportConfig()
 
@@ -453,7 +517,7 @@ class RunConfig(StrictModel):
     @model_validator(mode="after")
     def _stages_exist(self) -> RunConfig:
         names = {s.name for s in self.mixture.stages}
-        for stage in ("cpt_stage1", "cpt_stage2"):
+        for stage in CPT_STAGES:
             ms = getattr(self, stage).mixture_stage
             if self.mixture.stages and ms not in names:
                 raise ValueError(
@@ -473,30 +537,91 @@ def _deep_merge(base: dict, top: dict) -> dict:
     return out
 
 
-def _read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> tuple[dict, list[Path]]:
-    """Read a recipe with its ``inherit`` chain; returns the merged dict and every file read (in order)."""
-    path = path.resolve()
-    if path in _seen:
-        raise ConfigError(f"{path}: inherit cycle", "remove the circular 'inherit' entry")
-    if not path.is_file():
-        raise ConfigError(f"recipe file not found: {path}", "check the path (recipes live in recipes/)")
+class _RecipeLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` that refuses a key written twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: set = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if isinstance(key, (dict, list)) or key == "<<":  # unhashable keys fail later; merge keys
+                    continue
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} is written twice in one section", key_node.start_mark
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _parse_yaml(text: str, where: str, lines: bool = True):
+    """Parse recipe YAML; a syntax error becomes a one-line ConfigError at ``where:line`` (no file content)."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return yaml.load(text, Loader=_RecipeLoader)  # noqa: S506 -- _RecipeLoader is a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(
-            f"{where}: invalid YAML ({getattr(exc, 'problem', exc)})", "fix the YAML syntax"
-        ) from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a recipe must be a mapping of sections", "see recipes/demo/run.yaml")
+        at = f"{where}:{mark.line + 1}" if mark is not None and lines else where
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError(f"{at}: invalid YAML ({problem})", "fix the YAML syntax") from None
+
+
+def _recipe_roots(top: Path) -> list[Path]:
+    """Folders an ``inherit`` may read from: the top recipe's folder, the built-in recipes, and any folder
+    listed in ``$LINGUABRIDGE_RECIPE_ROOTS`` (``os.pathsep``-separated) -- never the rest of the machine."""
+    import os
+
+    roots = [top.parent, Path(__file__).resolve().parents[2] / "recipes"]
+    roots += [Path(p).resolve() for p in os.environ.get("LINGUABRIDGE_RECIPE_ROOTS", "").split(os.pathsep) if p]
+    return roots
+
+
+def _inherited_paths(raw: dict, path: Path, top: Path) -> list[Path]:
     parents = raw.pop("inherit", []) or []
     if isinstance(parents, str):
         parents = [parents]
+    if not isinstance(parents, list) or not all(isinstance(p, str) and p for p in parents):
+        raise ConfigError(f"{path}: 'inherit' must be a path or a list of paths", "e.g. inherit: [mixture.yaml]")
+    out = []
+    roots = _recipe_roots(top)
+    for parent in parents:
+        target = (path.parent / parent).resolve()
+        if target.suffix not in (".yaml", ".yml"):
+            raise ConfigError(f"{path}: inherit {parent!r} is not a .yaml recipe", "inherit recipe files only")
+        if not any(target.is_relative_to(root.resolve()) for root in roots):
+            raise ConfigError(
+                f"{path}: inherit {parent!r} is outside the recipe's folder {top.parent}",
+                "move it into that folder, or allow its folder with LINGUABRIDGE_RECIPE_ROOTS=/path/to/folder",
+            )
+        out.append(target)
+    return out
+
+
+def _read_yaml(path: Path, _seen: tuple[Path, ...] = (), _top: Path | None = None) -> tuple[dict, list[Path]]:
+    """Read a recipe with its ``inherit`` chain; returns the merged dict and every file read (in order)."""
+    path = path.resolve()
+    top = _top or path
+    if path in _seen:
+        raise ConfigError(f"{path}: inherit cycle", "remove the circular 'inherit' entry")
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder, not a recipe file", f"pass a file, e.g. {path / 'run.yaml'}")
+    if not path.is_file():
+        raise ConfigError(f"recipe file not found: {path}", "check the path (recipes live in recipes/)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start})", "a recipe is a YAML text file saved as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})", "check the file's permissions") from None
+    raw = _parse_yaml(text, str(path)) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a recipe must be a mapping of sections", "see recipes/demo/run.yaml")
     merged: dict = {}
     files: list[Path] = []
-    for parent in parents:
-        data, read = _read_yaml(path.parent / parent, _seen + (path,))
+    for parent in _inherited_paths(raw, path, top):
+        data, read = _read_yaml(parent, _seen + (path,), top)
         merged = _deep_merge(merged, data)
         files.extend(read)
     files.append(path)
@@ -512,7 +637,8 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
                 f"override {item!r} has no '='",
                 "write it as section.key=value, e.g. cpt_stage1.optim.lr=2e-5",
             )
-        key, _, value = item.partition("=")
+        key, _, text = item.partition("=")
+        value = _parse_yaml(text, f"--set {item!r}", lines=False)
         parts = key.strip().split(".")
         node: Any = data
         for i, part in enumerate(parts):
@@ -524,12 +650,12 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
                         "use 0-based indices",
                     )
                 if last:
-                    node[int(part)] = yaml.safe_load(value)
+                    node[int(part)] = value
                 else:
                     node = node[int(part)]
             elif isinstance(node, dict):
                 if last:
-                    node[part] = yaml.safe_load(value)
+                    node[part] = value
                 else:
                     node = node.setdefault(part, {})
             else:
@@ -537,6 +663,16 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
                     f"override {item!r}: {parts[i - 1]!r} is not a section", "override a leaf key"
                 )
     return data
+
+
+def _override_of(overrides: list[str], loc: tuple) -> str | None:
+    """The last ``--set`` that wrote ``loc`` (or a section holding it), as the place to name in an error."""
+    dotted = ".".join(str(p) for p in loc)
+    for item in reversed(overrides):
+        key = item.partition("=")[0].strip()
+        if dotted == key or dotted.startswith(key + ".") or key.startswith(dotted + "."):
+            return f"--set {item}"
+    return None
 
 
 def _yaml_line(files: list[Path], loc: tuple) -> str:
@@ -580,11 +716,30 @@ MOVED_KEYS = {
     "data.sft": "conversations",
     "data.synthetic": "synthetic",
     "data.languages": "languages (top level; data.languages was never read)",
+    **{
+        f"{stage}.lora": f"{stage}.post.lora: {{}} (a LoRA section, {{}} for the default shape; "
+        "leave it out for full fine-tuning)"
+        for stage in ("sft", "dpo")
+    },
 }
 
 
-def validate_recipe(data: dict, files: list[Path] | None = None) -> RunConfig:
-    """Validate a merged recipe dict; the first problem becomes a one-line :class:`ConfigError`."""
+def _other_stage_hint(loc: tuple) -> str | None:
+    """A CPT-only key set on SFT/DPO (or the reverse): say which stages take it."""
+    if len(loc) != 2:
+        return None
+    stage, key = loc
+    for own, other, cls in ((POST_STAGES, CPT_STAGES, CPTConfig), (CPT_STAGES, POST_STAGES, PostTrainConfig)):
+        if stage in own and key in cls.model_fields:
+            return f"{key!r} is a key of {' and '.join(other)} only: remove it from {stage}"
+    return None
+
+
+def validate_recipe(
+    data: dict, files: list[Path] | None = None, overrides: list[str] | None = None
+) -> RunConfig:
+    """Validate a merged recipe dict; the first problem becomes a one-line :class:`ConfigError` that names
+    where the value came from: the ``--set`` that gave it, else the file and line that wrote it."""
     files = files or []
     try:
         return RunConfig.model_validate(data)
@@ -592,11 +747,12 @@ def validate_recipe(data: dict, files: list[Path] | None = None) -> RunConfig:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
         dotted = ".".join(str(p) for p in loc) or "<recipe>"
-        where = _yaml_line(files, loc)
+        where = _override_of(overrides or [], loc) or _yaml_line(files, loc)
         if err["type"] == "extra_forbidden":
             if dotted in MOVED_KEYS:
-                raise ConfigError(f"{where}: {dotted!r} has moved", f"write it as {MOVED_KEYS[dotted]!r}") from None
-            hint = did_you_mean(str(loc[-1]), _field_names(loc)) or "remove it"
+                moved = f"write it as {MOVED_KEYS[dotted]!r}"
+                raise ConfigError(f"{where}: {dotted!r} has moved", moved) from None
+            hint = _other_stage_hint(loc) or did_you_mean(str(loc[-1]), _field_names(loc)) or "remove it"
             raise ConfigError(f"{where}: unknown key {dotted!r}", hint) from None
         msg = err["msg"].removeprefix("Value error, ")
         raise ConfigError(f"{where}: {dotted}: {msg}", "fix the value in the recipe or with --set") from None
@@ -606,8 +762,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> RunConf
     """Load, merge, override and validate a recipe. Raises :class:`ConfigError` with file:line on problems."""
     data, files = _read_yaml(Path(path))
     data = apply_overrides(data, overrides or [])
-    cfg = validate_recipe(data, files)
-    return cfg
+    return validate_recipe(data, files, overrides)
 
 
 def recipe_files(path: str | Path) -> list[Path]:
@@ -626,3 +781,11 @@ def builtin_recipe(name: str) -> Path:
     if repo.is_file():
         return repo
     raise ConfigError(f"no built-in recipe {name!r}", "pass a path to a recipe YAML file")
+
+
+def resolve_recipe(path: str) -> Path:
+    """A recipe path as given, or the file of a built-in recipe named ``demo`` / ``marco``."""
+    p = Path(path)
+    if not p.exists() and "/" not in path and not path.endswith((".yaml", ".yml")):
+        p = builtin_recipe(path)
+    return p

@@ -47,3 +47,24 @@ def require(module: str, extra: str):
         raise MissingDependencyError(
             f"{module!r} is not installed", f"pip install 'linguabridge[{extra}]'"
         ) from exc
+
+
+# Import names that differ from their distribution's name (after lower-casing and "-"/"." -> "_").
+_MODULE_DISTRIBUTIONS = {"kenlm": "ufal_kenlm", "yaml": "pyyaml"}
+
+
+def extra_for(module: str) -> str | None:
+    """The ``linguabridge[...]`` extra that installs top-level ``module``, read from the package metadata."""
+    import re
+    from importlib import metadata
+
+    try:
+        requirements = metadata.requires("linguabridge") or []
+    except metadata.PackageNotFoundError:
+        return None
+    wanted = _MODULE_DISTRIBUTIONS.get(module, module).lower()
+    for req in requirements:
+        m = re.match(r"\s*([A-Za-z0-9_.\-]+).*?extra\s*==\s*['\"]([^'\"]+)['\"]", req)
+        if m and re.sub(r"[-.]", "_", m.group(1).lower()) == wanted:
+            return m.group(2)
+    return None

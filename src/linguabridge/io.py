@@ -94,17 +94,26 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict | Quarantined]]:
         stream.close()
 
 
+def temp_path(path: Path) -> Path:
+    """A temporary sibling of ``path`` unique to this process, renamed into place when complete.
+
+    Per process so that two writers of the same file (a rerun beside a worker of a killed run that has not
+    died yet) never write into one temporary file; the rename makes the last complete copy win. The dots of
+    the name become underscores so that no shard pattern (``*.jsonl*``) ever picks up a half-written file."""
+    return path.with_name(f"{path.name.replace('.', '_')}.{os.getpid()}.tmp")
+
+
 class JsonlWriter:
     """Write records to ``path`` atomically: a temporary file renamed into place on close.
 
-    A killed writer leaves only a ``.tmp`` file, which the next run overwrites, never a truncated shard.
+    A killed writer leaves only a ``.PID.tmp`` file, never a truncated shard.
     Records are dicts or objects with ``to_json()`` (documents, :class:`Quarantined`).
     """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(self.path.name + ".tmp")
+        self.tmp = temp_path(self.path)
         self._raw = open(self.tmp, "wb")  # noqa: SIM115 - closed in close()/abort()
         if self.path.suffix == ".gz":
             # No name and mtime 0 in the gzip header: identical content gives identical bytes (resume checks).
@@ -147,7 +156,7 @@ def write_json(path: str | Path, obj: Any) -> None:
     """Write JSON atomically (temp file + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = temp_path(path)
     tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 

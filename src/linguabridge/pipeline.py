@@ -14,31 +14,19 @@ import os
 import platform
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 
-from linguabridge.config import RunConfig
-from linguabridge.errors import LinguabridgeError
+from linguabridge.config import RunConfig, load_recipe, recipe_files, resolve_recipe
+from linguabridge.errors import LinguabridgeError, did_you_mean
 from linguabridge.io import write_json
 from linguabridge.provenance import fingerprint as hash_facts
 from linguabridge.provenance import package_versions
+from linguabridge.stages import STAGE_NAMES, STAGES, Stage
 
 console = Console(stderr=True)
 MARKER = "_COMPLETE.json"
-
-
-@dataclass
-class Stage:
-    name: str
-    run: Callable[[RunConfig, Path], dict]
-    config_keys: tuple[str, ...]  # config sections ("data") or single keys ("eval.data_dir") its result depends on
-    after: tuple[str, ...] = ()
-    clean_on_retry: bool = True  # data stages restart from scratch; training stages keep checkpoints
-    distributed: bool = False  # every process of a torchrun/accelerate launch runs it (training stages)
-    always: bool = False  # cheap and derived from the others (report): rerun every time
 
 
 # Settings that change how fast a stage runs, not what it produces: not part of the fingerprint.
@@ -70,7 +58,9 @@ def stage_fingerprints(config: RunConfig | dict, stages: list[Stage]) -> dict[st
     """Every stage's fingerprint, chained through ``after`` so a change upstream invalidates what follows."""
     fps: dict[str, str] = {}
     for stage in stages:
-        fps[stage.name] = fingerprint(config, stage.config_keys, tuple(fps[d] for d in stage.after if d in fps))
+        fps[stage.name] = fingerprint(
+            config, stage.config_keys, tuple(fps[d] for d in stage.after if d in fps)
+        )
     return fps
 
 
@@ -91,6 +81,32 @@ def _wait_for(path: Path, poll: float = 2.0) -> None:
     """File barrier for non-main processes: the process group may not exist outside training stages."""
     while not path.is_file():
         time.sleep(poll)
+
+
+def run_recipe(
+    recipe: str | Path,
+    run_dir: Path,
+    only: list[str] | None = None,
+    force: bool = False,
+    overrides: list[str] | None = None,
+) -> Path | None:
+    """Load a recipe (a YAML path or a built-in name: ``demo``, ``marco``) and run its stages into ``run_dir``.
+
+    What ``linguabridge run``/``demo`` and ``linguabridge train stage`` call. Returns the report's index.html,
+    or None when ``only`` left the report stage out (an older report would describe another state).
+    """
+    path = resolve_recipe(str(recipe))
+    cfg = load_recipe(path, overrides or [])
+    for name in only or []:
+        if name not in STAGE_NAMES:
+            raise LinguabridgeError(
+                f"unknown stage {name!r}",
+                did_you_mean(name, STAGE_NAMES) or f"stages: {', '.join(STAGE_NAMES)}",
+            )
+    run_pipeline(cfg, run_dir, STAGES, only=only, force=force, recipe_files=recipe_files(path))
+    if only and "report" not in only:
+        return None
+    return run_dir / "report" / "index.html"
 
 
 def run_pipeline(

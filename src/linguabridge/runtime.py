@@ -31,3 +31,34 @@ def tune_malloc(threshold: int = 4 << 30) -> bool:
     ok &= mallopt(_M_TRIM_THRESHOLD, min(threshold, 2**31 - 1)) == 1
     ok &= mallopt(_M_TOP_PAD, 1 << 30) == 1
     return bool(ok)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Worker-process initializer: end this process when its parent dies, even by ``kill -9``.
+
+    A pool worker otherwise finishes its shard and keeps running after the parent is gone. Linux's
+    ``prctl(PR_SET_PDEATHSIG)`` has the kernel send SIGKILL; elsewhere a daemon thread polls the parent id.
+    """
+    import signal
+    import threading
+    import time
+
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True, name="die-with-parent").start()

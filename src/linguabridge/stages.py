@@ -7,14 +7,30 @@ clean (``data``) -> plan (``mixture``) -> tokenize (``tokens``) -> ``cpt_stage1`
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from linguabridge.config import RunConfig, TrainConfig
+from linguabridge.config import CPTConfig, RunConfig, TrainStageConfig
 from linguabridge.errors import LinguabridgeError
 from linguabridge.io import write_json
-from linguabridge.pipeline import Stage
 
 DEMO_ASSETS = "assets/demo"
+
+
+@dataclass
+class Stage:
+    """One step of the pipeline: what it runs, what its result depends on, how it restarts."""
+
+    name: str
+    run: Callable[[RunConfig, Path], dict]
+    config_keys: tuple[
+        str, ...
+    ]  # config sections ("data") or single keys ("eval.data_dir") its result depends on
+    after: tuple[str, ...] = ()
+    clean_on_retry: bool = True  # data stages restart from scratch; training stages keep checkpoints
+    distributed: bool = False  # every process of a torchrun/accelerate launch runs it (training stages)
+    always: bool = False  # cheap and derived from the others (report): rerun every time
 
 
 def resolve_inputs(paths: list[str], demo_file: str) -> list[Path]:
@@ -155,7 +171,7 @@ def load_stage_model(cfg: RunConfig, run_dir: Path, source: str, tokenizer):
     return load_model(cfg.model, path=path)
 
 
-def _seed(cfg: RunConfig, tc: TrainConfig) -> int:
+def _seed(cfg: RunConfig, tc: TrainStageConfig) -> int:
     return tc.seed if tc.seed is not None else cfg.seed
 
 
@@ -163,7 +179,7 @@ def stage_cpt(name: str):
     def run(cfg: RunConfig, run_dir: Path) -> dict:
         from linguabridge.train.cpt import run_cpt
 
-        tc: TrainConfig = getattr(cfg, name)
+        tc: CPTConfig = getattr(cfg, name)
         tok = _tokenizer(cfg)
         model = load_stage_model(cfg, run_dir, init_source(cfg, name), tok)
         plan = load_plan(run_dir).stage(tc.mixture_stage or "")
@@ -174,7 +190,7 @@ def stage_cpt(name: str):
 
 
 def _conversations(cfg: RunConfig) -> list[dict]:
-    from linguabridge.train.post import load_conversations
+    from linguabridge.train.chats import load_conversations
 
     return load_conversations(resolve_inputs(cfg.conversations, "sft.jsonl"))
 

@@ -15,21 +15,11 @@ SetOpt = Annotated[
 ]
 
 
-def resolve_recipe_path(path: str) -> Path:
-    """A recipe path as given, or the file of a built-in recipe named ``demo`` / ``marco``."""
-    from linguabridge.config import builtin_recipe
-
-    p = Path(path)
-    if not p.exists() and "/" not in path and not path.endswith((".yaml", ".yml")):
-        p = builtin_recipe(path)
-    return p
-
-
 def load_cli_recipe(path: str, overrides: list[str] | None):
     """A recipe by path, or a built-in one by name (``demo``, ``marco``)."""
-    from linguabridge.config import load_recipe
+    from linguabridge.config import load_recipe, resolve_recipe
 
-    return load_recipe(resolve_recipe_path(path), overrides or [])
+    return load_recipe(resolve_recipe(path), overrides or [])
 
 
 ConfigOpt = Annotated[
@@ -44,4 +34,4 @@ def recipe_or_defaults(config: Path | None, overrides: list[str] | None):
 
     if config:
         return load_recipe(config, overrides)
-    return validate_recipe(apply_overrides({}, overrides or []))
+    return validate_recipe(apply_overrides({}, overrides or []), overrides=overrides)

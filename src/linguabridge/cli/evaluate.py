@@ -86,7 +86,7 @@ def eval_cmd(
 def _default_recipe(overrides):
     from linguabridge.config import apply_overrides, validate_recipe
 
-    return validate_recipe(apply_overrides({}, overrides or []))
+    return validate_recipe(apply_overrides({}, overrides or []), overrides=overrides)
 
 
 @app.command("fetch")

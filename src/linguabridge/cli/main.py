@@ -13,11 +13,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from linguabridge.cli import chat, data, evaluate, mix, report, synth, train
-from linguabridge.cli.common import SetOpt, load_cli_recipe, out, resolve_recipe_path
-from linguabridge.errors import LinguabridgeError, did_you_mean
+from linguabridge.cli.common import SetOpt, out
+from linguabridge.errors import LinguabridgeError
 
 app = typer.Typer(
     help="Extend an LLM to many more languages: curate data, plan the mixture, continually pretrain "
@@ -26,6 +27,25 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"linguabridge {version('linguabridge')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Extend an LLM to many more languages."""
+
+
 app.add_typer(data.app, name="data")
 data.app.command("synth")(synth.synth_cmd)
 app.add_typer(mix.app, name="mix")
@@ -66,21 +86,14 @@ def run(
     set_: SetOpt = None,
 ) -> None:
     """Run the whole pipeline from a recipe; completed stages are skipped, an interrupted run resumes."""
-    from linguabridge.config import recipe_files
-    from linguabridge.pipeline import run_pipeline
-    from linguabridge.stages import STAGE_NAMES, STAGES
+    from linguabridge.pipeline import run_recipe
 
-    cfg = load_cli_recipe(recipe, set_)
     stages = only.split(",") if only else None
-    for s in stages or []:
-        if s not in STAGE_NAMES:
-            raise LinguabridgeError(
-                f"unknown stage {s!r}", did_you_mean(s, STAGE_NAMES) or f"stages: {', '.join(STAGE_NAMES)}"
-            )
-    run_pipeline(
-        cfg, out_dir, STAGES, only=stages, force=force, recipe_files=recipe_files(resolve_recipe_path(recipe))
-    )
-    out.print(f"report: {out_dir / 'report' / 'index.html'}")
+    index = run_recipe(recipe, out_dir, only=stages, force=force, overrides=set_)
+    if index is None:
+        out.print(f"done: {', '.join(stages or [])} in {out_dir} (report not rebuilt: add 'report' to --only)")
+    else:
+        out.print(f"report: {index}")
 
 
 @app.command()
@@ -101,12 +114,35 @@ def main() -> None:
     try:
         app()
     except LinguabridgeError as exc:
-        Console(stderr=True).print(
-            f"[red]error:[/red] {exc.message}" + (f" -- {exc.hint}" if exc.hint else ""),
-            highlight=False,
-            soft_wrap=True,
+        _fail(exc.message, exc.hint)
+    except ModuleNotFoundError as exc:  # an optional dependency of this command is missing
+        from linguabridge.errors import extra_for
+
+        module = (exc.name or "").split(".")[0]
+        extra = extra_for(module)
+        if extra is None:
+            raise
+        _fail(f"this command needs {module!r}, which is not installed", f"pip install 'linguabridge[{extra}]'")
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        # a path the user gave cannot be used (an --out that is a file, a read-only folder, a full disk)
+        problem = (
+            "a file is in the way where a folder is needed"
+            if isinstance(exc, (FileExistsError, NotADirectoryError))
+            else exc.strerror or type(exc).__name__
         )
-        sys.exit(2)
+        _fail(
+            f"cannot use {exc.filename}: {problem}",
+            "give a path you can write to (for --out: a folder, new or existing)",
+        )
+
+
+def _fail(message: str, hint: str | None) -> None:
+    # escaped: messages quote user text and hints such as "[mixture.yaml]" that rich would eat as markup
+    text = f"[red]error:[/red] {escape(message)}" + (f" -- {escape(hint)}" if hint else "")
+    Console(stderr=True).print(text, highlight=False, soft_wrap=True)
+    sys.exit(2)
 
 
 if __name__ == "__main__":

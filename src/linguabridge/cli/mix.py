@@ -45,11 +45,9 @@ def plan(
     cfg = load_cli_recipe(recipe, set_)
     measured: dict[str, float] = {}
     if inventory is not None:
-        if not inventory.is_file():
-            raise LinguabridgeError(
-                f"inventory not found: {inventory}", "run `linguabridge mix inventory` first"
-            )
-        measured = {k: v["tokens"] for k, v in json.loads(inventory.read_text())["sources"].items()}
+        from linguabridge.mixture.inventory import read_available
+
+        measured = read_available(inventory)
         cfg.mixture.available = None
     elif cfg.mixture.available is None:
         raise LinguabridgeError(
@@ -89,9 +87,11 @@ def inventory_cmd(
     ] = "qwen2",
     estimate: Annotated[
         float | None,
-        typer.Option(help="Tokenize only this fraction of documents and scale by bytes (e.g. 0.01)."),
+        typer.Option(
+            help="Tokenize only this fraction of documents, in (0, 1], and scale by bytes (e.g. 0.01)."
+        ),
     ] = None,
-    workers: Annotated[int, typer.Option(help="Tokenizer processes.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Tokenizer processes.")] = 1,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Write inventory.json and inventory.tsv here.")
     ] = None,
@@ -101,12 +101,17 @@ def inventory_cmd(
     from linguabridge.mixture.inventory import count_tokens
     from linguabridge.tokenizer import load_tokenizer
 
+    if estimate is not None and not 0 < estimate <= 1:
+        raise LinguabridgeError(
+            f"--estimate {estimate:g} is not a fraction in (0, 1]", "e.g. --estimate 0.01 tokenizes 1% of documents"
+        )
+
     inv = count_tokens(
         inputs,
         load_tokenizer(tokenizer),
         set(),
         mode="exact" if estimate is None else "estimate",
-        sample_rate=estimate or 1.0,
+        sample_rate=1.0 if estimate is None else estimate,
         workers=workers,
     )
     if out_dir is not None:

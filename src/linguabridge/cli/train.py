@@ -24,9 +24,9 @@ def stage(
 
     Multi-GPU / multi-node: launch this command with torchrun or `accelerate launch` (configs and a Slurm
     example in recipes/launch/); every process runs the stage, the first one writes the outputs."""
-    from linguabridge.cli.main import run
+    from linguabridge.pipeline import run_recipe
 
-    run(recipe=recipe, out_dir=out_dir, only=stage, force=False, set_=set_)
+    run_recipe(recipe, out_dir, only=[stage], overrides=set_)
 
 
 @app.command("plan")

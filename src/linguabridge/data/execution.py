@@ -18,6 +18,7 @@ from pathlib import Path
 
 from linguabridge.errors import require
 from linguabridge.io import write_json
+from linguabridge.runtime import die_with_parent
 
 MARKER = "_DONE.json"
 
@@ -53,6 +54,8 @@ def run_shards(
         return [fn(*a) for a in tqdm(args, desc=desc, unit="shard", disable=not progress)]
     # spawn: workers import cleanly (no forked locks or half-initialised segmenters); each loads its own models.
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(args)), mp_context=ctx) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(args)), mp_context=ctx, initializer=die_with_parent
+    ) as pool:
         futures = [pool.submit(fn, *a) for a in args]
         return [f.result() for f in tqdm(futures, desc=desc, unit="shard", disable=not progress)]

@@ -27,7 +27,7 @@ def versions() -> dict:
 
 def eval_heldout(model, tokens_dir: Path) -> list[dict]:
     from linguabridge.mixture.shard_reader import heldout_documents
-    from linguabridge.train.cpt import heldout_losses
+    from linguabridge.models.heldout import heldout_losses
 
     heldout = heldout_documents(tokens_dir)
     rows = []

@@ -9,6 +9,7 @@ relative standard error is reported per row. Held-out documents are always count
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import zlib
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from linguabridge.data.records import to_document
 from linguabridge.errors import LinguabridgeError
-from linguabridge.io import Quarantined, expand_inputs, iter_jsonl, write_json
+from linguabridge.io import Quarantined, expand_inputs, iter_jsonl, temp_path, write_json
 from linguabridge.languages import canonical
 from linguabridge.mixture.tokenizer_pool import EncoderSpec, encode_lengths, imap_with_tokenizer
 
@@ -144,9 +145,37 @@ class Inventory:
         write_json(out / "inventory.json", self.to_json())
         cols = list(self.rows[0]) if self.rows else ["source", "language", "tokens"]
         lines = ["\t".join(cols)] + ["\t".join(str(r[c]) for c in cols) for r in self.rows]
-        tmp = out / "inventory.tsv.tmp"
+        tmp = temp_path(out / "inventory.tsv")
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
         tmp.replace(out / "inventory.tsv")
+
+
+def read_available(path: str | Path) -> dict[str, float]:
+    """Tokens per source from an ``inventory.json`` (or a folder holding one, e.g. a run's ``mixture/``).
+
+    Anything that is not the file :meth:`Inventory.write` wrote is a one-line error naming the file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "inventory.json"
+    fix = "pass the inventory.json that `linguabridge mix inventory --out DIR` writes (or a run's mixture/)"
+    if not path.is_file():
+        raise LinguabridgeError(f"inventory not found: {path}", "run `linguabridge mix inventory` first")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LinguabridgeError(f"{path}: not an inventory (invalid JSON: {exc})", fix) from None
+    sources = data.get("sources") if isinstance(data, dict) else None
+    if not isinstance(sources, dict) or not sources:
+        raise LinguabridgeError(f"{path}: not an inventory (no 'sources' table)", fix)
+    out: dict[str, float] = {}
+    for name, entry in sources.items():
+        tokens = entry.get("tokens") if isinstance(entry, dict) else None
+        if isinstance(tokens, bool) or not isinstance(tokens, (int, float)) or not math.isfinite(tokens) or tokens < 0:
+            raise LinguabridgeError(
+                f"{path}: source {name!r} has no valid token count ({tokens!r})", f"{fix}; it may be incomplete"
+            )
+        out[name] = tokens
+    return out
 
 
 def _sampled(doc_id: str, seed: int, rate: float) -> bool:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from linguabridge.errors import LinguabridgeError
-from linguabridge.io import expand_inputs, write_json
+from linguabridge.io import expand_inputs, temp_path, write_json
 from linguabridge.mixture.inventory import DEFAULT_KINDS, Inventory, iter_curated
 from linguabridge.mixture.shard_reader import TokenIndex, shard_path
 from linguabridge.mixture.tokenizer_pool import (
@@ -67,11 +67,11 @@ def _write_shard(task: tuple[str, int, list[tuple[str, str, str, str, bool]]]) -
     )
     nbytes = [len(d[1].encode("utf-8")) for d in docs]
     npy = shard_path(out, shard)
-    with open(npy.with_name(npy.name + ".tmp"), "wb") as fh:
+    with open(temp_path(npy), "wb") as fh:
         np.save(fh, flat)
-    os.replace(npy.with_name(npy.name + ".tmp"), npy)
+    os.replace(temp_path(npy), npy)
     cols = _columns_part(out, shard)
-    with open(cols.with_name(cols.name + ".tmp"), "wb") as fh:
+    with open(temp_path(cols), "wb") as fh:
         np.savez(
             fh,
             offset=offsets,
@@ -81,9 +81,9 @@ def _write_shard(task: tuple[str, int, list[tuple[str, str, str, str, bool]]]) -
             language=np.asarray([d[2] for d in docs], dtype=str),
             source=np.asarray([d[3] for d in docs], dtype=str),
         )
-    os.replace(cols.with_name(cols.name + ".tmp"), cols)
+    os.replace(temp_path(cols), cols)
     part = _index_part(out, shard)
-    with open(part.with_name(part.name + ".tmp"), "w", encoding="utf-8") as fh:
+    with open(temp_path(part), "w", encoding="utf-8") as fh:
         for (doc_id, _, language, source, held), off, n, b in zip(
             docs, offsets, lengths, nbytes, strict=True
         ):
@@ -98,7 +98,7 @@ def _write_shard(task: tuple[str, int, list[tuple[str, str, str, str, bool]]]) -
                 "bytes": b,
             }
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(part.with_name(part.name + ".tmp"), part)
+    os.replace(temp_path(part), part)
     return shard, len(docs), int(flat.size)
 
 
@@ -179,7 +179,7 @@ def tokenize_documents(
 def _merge(out: Path, shards: int, spec: EncoderSpec) -> Inventory:
     """Join the per-shard parts into ``index.jsonl`` (bytes copied) and ``index.npz`` (columns
     concatenated, names mapped to sorted ids), and count tokens per (source, language), all vectorised."""
-    tmp = out / "index.jsonl.tmp"
+    tmp = temp_path(out / "index.jsonl")
     with open(tmp, "wb") as dst:
         for shard in range(shards):
             with open(_index_part(out, shard), "rb") as src:

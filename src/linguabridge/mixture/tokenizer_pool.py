@@ -104,6 +104,9 @@ def _init_worker(spec: EncoderSpec, single_thread: bool) -> None:
 
 
 def _init_from_file(path: str, sha: str, eos_id: int, name: str) -> None:
+    from linguabridge.runtime import die_with_parent
+
+    die_with_parent()
     spec = EncoderSpec(Path(path).read_text(encoding="utf-8"), eos_id, name)
     if spec.sha != sha:
         raise RuntimeError(f"{path} changed while tokenizing (sha {spec.sha}, expected {sha})")

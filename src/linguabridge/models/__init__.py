@@ -61,6 +61,7 @@ def load_model(
             )
         return build_tiny_qwen2(cfg, vocab_size, seed, eos_token_id)
     dtype = "auto" if cfg.dtype == "auto" else getattr(torch, cfg.dtype)
+    _refuse_pickle_only(Path(source))
     try:
         model = AutoModelForCausalLM.from_pretrained(
             source,
@@ -69,10 +70,31 @@ def load_model(
             trust_remote_code=cfg.trust_remote_code,
             use_safetensors=True,
         )
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # transformers raises ValueError for remote code and unknown types
         raise LinguabridgeError(
-            f"cannot load model {source!r}: {str(exc).splitlines()[0]}",
-            "give a local directory with config.json + *.safetensors, or 'tiny-qwen2'",
+            f"cannot load model {source!r}: {str(exc).strip().splitlines()[0]}", load_hint(str(exc), source)
         ) from None
     model.config.use_cache = False  # packed training relies on no KV cache (see ARCHITECTURE.md)
     return model
+
+
+def load_hint(message: str, source: str = "") -> str:
+    """The fix for a failed ``from_pretrained``: remote code is opt-in, anything else needs local files."""
+    config = Path(source) / "config.json"
+    ships_code = config.is_file() and '"auto_map"' in config.read_text(encoding="utf-8", errors="replace")
+    if "trust_remote_code" in message or ships_code:
+        return "this model ships its own Python code: only if you trust it, set model.trust_remote_code: true"
+    return "give a local directory with config.json + *.safetensors, or 'tiny-qwen2'"
+
+
+def _refuse_pickle_only(folder: Path) -> None:
+    """A folder with only pickled ``.bin``/``.pt`` weights: loading them can run code, so say how to convert."""
+    if not folder.is_dir() or any(folder.glob("*.safetensors")):
+        return
+    pickled = sorted(p.name for p in (*folder.glob("*.bin"), *folder.glob("*.pt")))
+    if pickled:
+        raise LinguabridgeError(
+            f"{folder}: only pickled weights ({', '.join(pickled[:3])}), which can run code when loaded",
+            "convert them once where you trust the file: AutoModelForCausalLM.from_pretrained(DIR, "
+            "use_safetensors=False).save_pretrained(DIR) writes model.safetensors",
+        )

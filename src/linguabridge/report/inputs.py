@@ -11,6 +11,7 @@ from functools import cached_property
 from pathlib import Path
 
 from linguabridge.languages import get_language
+from linguabridge.metric_keys import METRICS_FILE
 
 # Training stages in pipeline order; the report draws them on one time axis in this order.
 TRAIN_STAGES = ("cpt_stage1", "cpt_stage2", "sft", "dpo")
@@ -143,9 +144,9 @@ class RunData:
         return found
 
     def metrics(self, stage: str) -> list[dict]:
-        """``<stage>/metrics.jsonl`` rows (read once)."""
+        """``<stage>/metrics.jsonl`` rows (read once); their keys are train/metric_keys.py's."""
         if stage not in self._metrics:
-            self._metrics[stage] = self.jsonl(f"{stage}/metrics.jsonl")
+            self._metrics[stage] = self.jsonl(f"{stage}/{METRICS_FILE}")
         return self._metrics[stage]
 
     def summary(self, stage: str) -> dict:

@@ -11,11 +11,9 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from linguabridge.config import RunConfig, TrainConfig
+from linguabridge.config import CPT_STAGES, CPTConfig, RunConfig
 from linguabridge.errors import ConfigError, LinguabridgeError
 from linguabridge.train.monitor import GPU_ALIASES, QWEN2_SHAPES, ModelShape, peak_tflops, shape_for
-
-CPT_STAGES = ("cpt_stage1", "cpt_stage2")
 
 
 @dataclass
@@ -61,7 +59,7 @@ def resolve_shape(cfg: RunConfig, model: str | None) -> tuple[str, ModelShape]:
     return name, shape
 
 
-def _stage_tokens(cfg: RunConfig, tc: TrainConfig, stage: str) -> int:
+def _stage_tokens(cfg: RunConfig, tc: CPTConfig, stage: str) -> int:
     if tc.tokens is not None:
         return int(tc.tokens)
     if not tc.mixture_stage:
@@ -72,10 +70,8 @@ def _stage_tokens(cfg: RunConfig, tc: TrainConfig, stage: str) -> int:
 def plan_stage(
     cfg: RunConfig, stage: str, shape: ModelShape, peak: float, mfu: float, gpus: int
 ) -> StageBudget:
-    from linguabridge.train.cpt import batch_geometry
-
-    tc: TrainConfig = getattr(cfg, stage)
-    geo = batch_geometry(tc, gpus)
+    tc: CPTConfig = getattr(cfg, stage)
+    geo = tc.batch_geometry(gpus)
     budget = _stage_tokens(cfg, tc, stage)
     steps = max(1, budget // geo.tokens_per_step)
     trained = steps * geo.tokens_per_step

@@ -1,9 +1,10 @@
 """Post-training on TRL: multilingual SFT (loss on assistant turns only) and DPO from the SFT checkpoint.
 
-Qwen2 chat conventions kept here: the ChatML template with ``{% generation %}`` markers (tokenizer.py) so TRL's
+Qwen2 chat conventions applied here: the ChatML template with ``{% generation %}`` markers (tokenizer.py) so TRL's
 ``assistant_only_loss`` labels only assistant content and its ``<|im_end|>``; padding with ``<|endoftext|>``;
-``generation_config.eos_token_id = [<|im_end|>, <|endoftext|>]`` so a chat model stops at the end of its turn.
-The data builders live in ``sft_data.py`` (SFT sets) and ``preferences.py`` (DPO pairs).
+``generation_config.eos_token_id = [<|im_end|>, <|endoftext|>]`` (``tokenizer.chat_eos_ids``) so a chat model
+stops at the end of its turn. Chat records are loaded and checked in ``chats.py``; the data builders live in
+``sft_data.py`` (SFT sets) and ``preferences.py`` (DPO pairs).
 """
 
 from __future__ import annotations
@@ -11,99 +12,14 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from linguabridge.config import TrainConfig
+from linguabridge import metric_keys as mk
+from linguabridge.config import PostTrainConfig
 from linguabridge.errors import LinguabridgeError
 from linguabridge.io import write_json
-from linguabridge.tokenizer import CHATML_TEMPLATE, ENDOFTEXT, IM_END
-from linguabridge.train.common import (
-    AtomicCheckpointMixin,
-    MetricsLog,
-    latest_checkpoint,
-    make_metrics_callback,
-    save_final,
-    step_of,
-    training_args_kwargs,
-)
-from linguabridge.train.preferences import build_language_consistency_pairs  # re-export (stages.py uses it)
-
-ROLES = ("system", "user", "assistant")
-
-
-# ------------------------------------------------------------------------------------------------ data
-def load_conversations(paths: list[str | Path]) -> list[dict]:
-    """Chat records ``{"id", "language", "messages"}`` from JSONL(.gz/.zst), Parquet or a saved HF dataset.
-
-    Every record is checked (roles, string contents, an assistant turn last); a bad one stops with its file,
-    line and fix, since a silently skipped chat would change the training set without anyone knowing.
-    ``language`` may be absent: it is then identified from the last assistant turn (``language_source``).
-    """
-    out: list[dict] = []
-    for _path, where, obj in _iter_chat_records(paths):
-        out.append(_check_chat(obj, where, len(out)))
-    return out
-
-
-def _iter_chat_records(paths: list[str | Path]):
-    from linguabridge.io import Quarantined, expand_inputs, iter_jsonl
-
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir() and ((p / "dataset_info.json").is_file() or (p / "state.json").is_file()):
-            from datasets import load_from_disk
-
-            for i, obj in enumerate(load_from_disk(str(p))):
-                yield p, f"{p}[{i}]", obj
-            continue
-        for f in expand_inputs([p], ("*.jsonl", "*.jsonl.gz", "*.jsonl.zst", "*.parquet")):
-            if f.suffix == ".parquet":
-                import pyarrow.parquet as pq
-
-                for i, obj in enumerate(pq.read_table(f).to_pylist()):
-                    yield f, f"{f}[row {i}]", obj
-                continue
-            for lineno, obj in iter_jsonl(f):
-                if isinstance(obj, Quarantined):
-                    raise LinguabridgeError(f"{f}:{lineno}: {obj.reason}", "fix or remove the line")
-                yield f, f"{f}:{lineno}", obj
-
-
-def _check_chat(obj: dict, where: str, index: int) -> dict:
-    msgs = obj.get("messages")
-    fix = 'each record needs "messages": [{"role": "user", "content": ...}, {"role": "assistant", ...}]'
-    if not isinstance(msgs, list) or not msgs:
-        raise LinguabridgeError(f"{where}: not a chat record (no 'messages' list)", fix)
-    for turn in msgs:
-        if (
-            not isinstance(turn, dict)
-            or turn.get("role") not in ROLES
-            or not isinstance(turn.get("content"), str)
-        ):
-            raise LinguabridgeError(
-                f"{where}: bad turn {str(turn)[:80]!r}", f"roles are {', '.join(ROLES)}; content is a string"
-            )
-    if msgs[-1]["role"] != "assistant":
-        raise LinguabridgeError(
-            f"{where}: the last turn is not the assistant's", "end each chat with its answer"
-        )
-    record = {"id": str(obj.get("id") or f"chat-{index:06d}"), "messages": msgs}
-    if obj.get("language"):
-        from linguabridge.languages import canonical
-
-        record["language"] = canonical(obj["language"])
-    else:
-        from linguabridge.data.langid import get_identifier
-
-        pred = get_identifier("py3langid").predict(msgs[-1]["content"])
-        if pred.language is None:
-            raise LinguabridgeError(
-                f"{where}: no 'language' and the answer's language is not identifiable",
-                'add "language": "tha_Thai"',
-            )
-        record["language"], record["language_source"] = pred.language, "langid"
-    for key in ("source", "metadata"):
-        if key in obj:
-            record[key] = obj[key]
-    return record
+from linguabridge.tokenizer import CHATML_TEMPLATE, ENDOFTEXT, IM_END, chat_eos_ids
+from linguabridge.train.args import training_args_kwargs
+from linguabridge.train.checkpoints import AtomicCheckpointMixin, latest_checkpoint, save_final, step_of
+from linguabridge.train.metrics_log import MetricsLog
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -128,16 +44,6 @@ def prepare_chat_tokenizer(tokenizer):
     return tokenizer
 
 
-def chat_eos_ids(tokenizer) -> list[int]:
-    """Token ids that end an assistant turn: ``<|im_end|>`` first for ChatML, then the tokenizer's EOS."""
-    ids = []
-    if IM_END in tokenizer.get_vocab():
-        ids.append(tokenizer.convert_tokens_to_ids(IM_END))
-    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
-        ids.append(tokenizer.eos_token_id)
-    return ids
-
-
 def set_chat_eos(model, tokenizer) -> None:
     """Chat models must stop at ``<|im_end|>`` (Qwen2's end of turn), not only at ``<|endoftext|>``."""
     gen = model.generation_config
@@ -145,21 +51,18 @@ def set_chat_eos(model, tokenizer) -> None:
     gen.pad_token_id = tokenizer.pad_token_id
 
 
-_set_chat_eos = set_chat_eos  # the name stages and older code used
-
-
-def _max_steps(cfg: TrainConfig, n_examples: int) -> int:
+def _max_steps(cfg: PostTrainConfig, n_examples: int) -> int:
     if cfg.max_steps:
         return cfg.max_steps
     return max(1, n_examples // (cfg.micro_batch_size * cfg.grad_accum))
 
 
-def _lora_config(cfg: TrainConfig):
-    if not cfg.lora:
+def _lora_config(cfg: PostTrainConfig):
+    lc = cfg.post.lora
+    if lc is None:
         return None
     from peft import LoraConfig
 
-    lc = cfg.post.lora
     return LoraConfig(
         r=lc.r,
         lora_alpha=lc.alpha,
@@ -169,29 +72,25 @@ def _lora_config(cfg: TrainConfig):
     )
 
 
-def _atomic(trainer_cls, cfg: TrainConfig):
+def _atomic(trainer_cls):
     """The TRL trainer with CPT's checkpoint convention: staged, sealed with a manifest, then renamed."""
-    return type(
-        f"Atomic{trainer_cls.__name__}",
-        (AtomicCheckpointMixin, trainer_cls),
-        {"checkpoint_verify": cfg.checkpoint_verify, "keep_last": cfg.keep_last},
-    )
+    return type(f"Atomic{trainer_cls.__name__}", (AtomicCheckpointMixin, trainer_cls), {})
 
 
 def _resume_point(out_dir: Path) -> tuple[str | None, MetricsLog]:
     """Newest sound checkpoint (unsound ones are set aside and logged) and the metrics log trimmed to it."""
     rejected: list[dict] = []
     resume = latest_checkpoint(out_dir, rejected)
-    metrics = MetricsLog(out_dir / "metrics.jsonl", step_of(resume))
+    metrics = MetricsLog(out_dir / mk.METRICS_FILE, step_of(resume))
     for r in rejected:
-        metrics.write({"step": step_of(resume) or 0, "event": "checkpoint_rejected", **r})
+        metrics.write({mk.STEP: step_of(resume) or 0, mk.EVENT: mk.CHECKPOINT_REJECTED, **r})
     return resume, metrics
 
 
-def _save(trainer, tokenizer, out_dir: Path, cfg: TrainConfig, extra: dict) -> Path:
+def _save(trainer, tokenizer, out_dir: Path, cfg: PostTrainConfig, extra: dict) -> Path:
     """Final save. LoRA: the adapter goes to ``adapter/`` and ``model/`` gets merged weights, so the next stage
     and ``AutoModelForCausalLM`` load it like any checkpoint."""
-    if cfg.lora:
+    if cfg.post.lora is not None:
         trainer.save_model(str(out_dir / "adapter"))
         merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
         trainer.model = trainer.model_wrapped = merged
@@ -200,7 +99,9 @@ def _save(trainer, tokenizer, out_dir: Path, cfg: TrainConfig, extra: dict) -> P
 
 
 # ------------------------------------------------------------------------------------------------- SFT
-def run_sft(cfg: TrainConfig, conversations: list[dict], model, tokenizer, out_dir: Path, seed: int) -> dict:
+def run_sft(
+    cfg: PostTrainConfig, conversations: list[dict], model, tokenizer, out_dir: Path, seed: int
+) -> dict:
     """Supervised fine-tuning on chats; resumes from the newest complete checkpoint in ``out_dir``."""
     trainer, n_steps, resume = build_sft_trainer(cfg, conversations, model, tokenizer, out_dir, seed)
     trainer.train(resume_from_checkpoint=resume)
@@ -216,7 +117,7 @@ def run_sft(cfg: TrainConfig, conversations: list[dict], model, tokenizer, out_d
         if post.packing
         else len(conversations) - len(trainer.train_dataset),
         "packing": post.packing,
-        "lora": cfg.lora,
+        "lora": cfg.post.lora is not None,
         "resumed_from": resume,
     }
     write_json(out_dir / "summary.json", summary)
@@ -224,14 +125,16 @@ def run_sft(cfg: TrainConfig, conversations: list[dict], model, tokenizer, out_d
 
 
 def build_sft_trainer(
-    cfg: TrainConfig, conversations: list[dict], model, tokenizer, out_dir: Path, seed: int
+    cfg: PostTrainConfig, conversations: list[dict], model, tokenizer, out_dir: Path, seed: int
 ):
     """The configured ``SFTTrainer`` (also used by tests to inspect the exact batches it trains on)."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
+    from linguabridge.train.callbacks import JsonlMetrics
+
     if not conversations:
-        raise LinguabridgeError("SFT has no conversations", "check data.sft and the SFT data builders")
+        raise LinguabridgeError("SFT has no conversations", "check conversations and the SFT data builders")
     post = cfg.post
     tokenizer = prepare_chat_tokenizer(tokenizer)
     set_chat_eos(model, tokenizer)  # checkpoints saved during training stop at <|im_end|> too
@@ -248,19 +151,21 @@ def build_sft_trainer(
         padding_free=post.padding_free and not post.packing,
         shuffle_dataset=True,
     )
-    trainer = _atomic(SFTTrainer, cfg)(
+    trainer = _atomic(SFTTrainer)(
         model=model,
         args=args,
         train_dataset=ds,
         processing_class=tokenizer,
         peft_config=_lora_config(cfg),
-        callbacks=[make_metrics_callback(metrics, None)],
+        callbacks=[JsonlMetrics(metrics)],
+        checkpoint_verify=cfg.checkpoint_verify,
+        keep_last=cfg.keep_last,
     )
     return trainer, n_steps, resume
 
 
 # ------------------------------------------------------------------------------------------------- DPO
-def run_dpo(cfg: TrainConfig, pairs: list[dict], model, tokenizer, out_dir: Path, seed: int) -> dict:
+def run_dpo(cfg: PostTrainConfig, pairs: list[dict], model, tokenizer, out_dir: Path, seed: int) -> dict:
     """DPO (or any TRL preference loss in ``loss_type``) from the SFT checkpoint.
 
     The reference model is the starting weights, frozen: an explicit copy (full fine-tuning), the base under the
@@ -288,9 +193,11 @@ def run_dpo(cfg: TrainConfig, pairs: list[dict], model, tokenizer, out_dir: Path
     return summary
 
 
-def build_dpo_trainer(cfg: TrainConfig, pairs: list[dict], model, tokenizer, out_dir: Path, seed: int):
+def build_dpo_trainer(cfg: PostTrainConfig, pairs: list[dict], model, tokenizer, out_dir: Path, seed: int):
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
+
+    from linguabridge.train.callbacks import JsonlMetrics
 
     if not pairs:
         raise LinguabridgeError(
@@ -321,7 +228,7 @@ def build_dpo_trainer(cfg: TrainConfig, pairs: list[dict], model, tokenizer, out
         per_device_eval_batch_size=cfg.micro_batch_size,
     )
     margin_set = ds.select(range(min(post.margin_pairs, len(ds))))
-    trainer = _atomic(DPOTrainer, cfg)(
+    trainer = _atomic(DPOTrainer)(
         model=model,
         ref_model=ref_model,
         args=args,
@@ -329,13 +236,15 @@ def build_dpo_trainer(cfg: TrainConfig, pairs: list[dict], model, tokenizer, out
         eval_dataset=margin_set,  # prepared (and reference log-probs precomputed) with the training data
         processing_class=tokenizer,
         peft_config=_lora_config(cfg),
-        callbacks=[make_metrics_callback(metrics, None)],
+        callbacks=[JsonlMetrics(metrics)],
+        checkpoint_verify=cfg.checkpoint_verify,
+        keep_last=cfg.keep_last,
     )
     return trainer, n_steps, resume
 
 
-def _reference_kind(cfg: TrainConfig) -> str:
-    if cfg.lora:
+def _reference_kind(cfg: PostTrainConfig) -> str:
+    if cfg.post.lora is not None:
         return "adapter disabled"
     if cfg.post.precompute_ref_log_probs:
         return "precomputed log-probs"
@@ -363,16 +272,3 @@ def _margin_metrics(metrics: dict, prefix: str) -> dict:
     out = {k: metrics[f"eval_{k}"] for k in keys if f"eval_{k}" in metrics}
     out["loss"] = metrics.get(f"{prefix}_loss")
     return out
-
-
-__all__ = [
-    "build_dpo_trainer",
-    "build_language_consistency_pairs",
-    "build_sft_trainer",
-    "chat_eos_ids",
-    "load_conversations",
-    "prepare_chat_tokenizer",
-    "run_dpo",
-    "run_sft",
-    "set_chat_eos",
-]

@@ -144,7 +144,7 @@ def load_synthetic_chats(paths: list, lid=None) -> tuple[list[dict], list[dict]]
 
     from linguabridge.data.synthetic.prompts import parse_sample
     from linguabridge.io import Quarantined, expand_inputs, iter_jsonl
-    from linguabridge.train.post import _check_chat
+    from linguabridge.train.chats import check_chat
 
     files = []
     for p in map(Path, paths):
@@ -158,7 +158,7 @@ def load_synthetic_chats(paths: list, lid=None) -> tuple[list[dict], list[dict]]
                 continue
             meta = obj.get("metadata") or {}
             if "messages" in obj:
-                kept.append(_check_chat(obj, where, len(kept)) | {"source": obj.get("source", "synthetic")})
+                kept.append(check_chat(obj, where, len(kept)) | {"source": obj.get("source", "synthetic")})
                 continue
             if meta.get("family") != "fewshot":
                 rejected.append(

@@ -1,13 +1,18 @@
 """Training: loss and LR over tokens across stages, held-out loss / bits per byte per language by tier,
-throughput and MFU, forgetting-guard events, SFT and DPO curves."""
+throughput and MFU, forgetting-guard events, SFT and DPO curves.
+
+Over 400 lines on purpose: the section's seven parts share one :class:`Timeline` (the stages laid end to end
+on a token axis) and read top to bottom in the order the page shows them; split up, each part would need the
+timeline and the stage list passed around again for no gain in reading.
+"""
 
 from __future__ import annotations
 
 import json
 import math
-import re
 import statistics
 
+from linguabridge import metric_keys as mk
 from linguabridge.report import plots
 from linguabridge.report.blocks import (
     Cell,
@@ -28,12 +33,12 @@ from linguabridge.report.inputs import TIER_NAMES, TRAIN_STAGES, RunData, by_tie
 
 POST_METRICS = {  # (metric key, label, better: "up"/"down"/None, drawn) for the post-training stages
     "sft": [
-        ("loss", "loss", "down", True),
+        (mk.LOSS, "loss", "down", True),
         ("mean_token_accuracy", "token accuracy", "up", True),
         ("entropy", "entropy", None, False),
     ],
     "dpo": [
-        ("loss", "loss", "down", True),
+        (mk.LOSS, "loss", "down", True),
         ("rewards/margins", "reward margin (chosen - rejected)", "up", True),
         ("rewards/accuracies", "reward accuracy", "up", True),
         ("rewards/chosen", "reward chosen", "up", False),
@@ -47,7 +52,7 @@ def _f(v) -> float | None:
 
 
 def _is_train_row(r: dict) -> bool:
-    return _f(r.get("loss")) is not None and _f(r.get("step")) is not None and "event" not in r
+    return _f(r.get(mk.LOSS)) is not None and _f(r.get(mk.STEP)) is not None and mk.EVENT not in r
 
 
 class Timeline:
@@ -68,15 +73,15 @@ class Timeline:
             offset = self.end[s]
 
     def _own_x(self, stage: str, r: dict) -> float | None:
-        for key in ("tokens", "num_tokens"):  # CPT logs tokens; TRL logs cumulative num_tokens
+        for key in (mk.TOKENS, mk.NUM_TOKENS):  # CPT logs tokens; TRL logs cumulative num_tokens
             if _f(r.get(key)) is not None:
                 return _f(r[key])
-        if self.tps.get(stage) and _f(r.get("step")) is not None:
-            return self.tps[stage] * r["step"]
+        if self.tps.get(stage) and _f(r.get(mk.STEP)) is not None:
+            return self.tps[stage] * r[mk.STEP]
         return None
 
     def _local(self, stage: str, r: dict) -> float | None:
-        return self._own_x(stage, r) if self.unit == "tokens" else _f(r.get("step"))
+        return self._own_x(stage, r) if self.unit == "tokens" else _f(r.get(mk.STEP))
 
     def x(self, stage: str, r: dict) -> float | None:
         local = self._local(stage, r)
@@ -115,8 +120,8 @@ def _curves(run: RunData, tl: Timeline) -> Part:
     for s in tl.stages:
         pts = [(x, r) for r in run.metrics(s) if _is_train_row(r) and (x := tl.x(s, r)) is not None]
         pts.sort(key=lambda p: p[0])
-        losses = [r["loss"] for _, r in pts]
-        lrs = [_f(r.get("learning_rate")) for _, r in pts]
+        losses = [r[mk.LOSS] for _, r in pts]
+        lrs = [_f(r.get(mk.LEARNING_RATE)) for _, r in pts]
         if pts:
             curves.append(
                 {
@@ -129,7 +134,7 @@ def _curves(run: RunData, tl: Timeline) -> Part:
                     "unit": tl.unit,
                 }
             )
-        steps = max((r["step"] for r in run.metrics(s) if _f(r.get("step")) is not None), default=None)
+        steps = max((r[mk.STEP] for r in run.metrics(s) if _f(r.get(mk.STEP)) is not None), default=None)
         lr_known = [v for v in lrs if v is not None]
         rows.append(
             [
@@ -171,19 +176,14 @@ def _curves(run: RunData, tl: Timeline) -> Part:
 
 
 def _language_tokens(run: RunData, stage: str, rows: list[dict], lang: str) -> float | None:
-    """Tokens a stage trained on in ``lang``: the summary's count, else from the logged ``tokens/<lang>``."""
+    """Tokens a stage trained on in ``lang``: the summary's count, else the last logged running total."""
     summary = run.summary(stage)
     for key in ("language_tokens", "realised_tokens"):
         got = summary.get(key)
         if isinstance(got, dict) and _f(got.get(lang)) is not None:
             return _f(got[lang])
-    vals = [v for r in rows if (v := _f(r.get(f"tokens/{lang}"))) is not None]
-    if not vals:
-        return None
-    # Older logs hold tokens per logging window, newer ones a running total: a running total never falls.
-    return (
-        vals[-1] if len(vals) > 1 and all(a <= b for a, b in zip(vals, vals[1:], strict=False)) else sum(vals)
-    )
+    vals = [v for r in rows if (v := _f(r.get(mk.language_tokens(lang)))) is not None]
+    return vals[-1] if vals else None
 
 
 def _per_language_train(run: RunData, tl: Timeline) -> Part:
@@ -192,7 +192,7 @@ def _per_language_train(run: RunData, tl: Timeline) -> Part:
     per_stage = {}
     for s in tl.stages:
         rows = [r for r in run.metrics(s) if _is_train_row(r)]
-        langs = {k.split("/", 1)[1] for r in rows for k in r if k.startswith("loss/")}
+        langs = {k.removeprefix(mk.LANGUAGE_LOSS) for r in rows for k in r if k.startswith(mk.LANGUAGE_LOSS)}
         if langs:
             per_stage[s] = (rows, langs)
     if not per_stage:
@@ -205,7 +205,7 @@ def _per_language_train(run: RunData, tl: Timeline) -> Part:
     for lang in langs:
         row = [lang, tier_of(lang) or ""]
         for s, (rows, _) in per_stage.items():
-            vals = [v for r in rows if (v := _f(r.get(f"loss/{lang}"))) is not None]
+            vals = [v for r in rows if (v := _f(r.get(mk.language_loss(lang)))) is not None]
             k = max(1, min(3, len(vals) // 4))  # a few logged windows at each end smooth single-batch noise
             first = statistics.fmean(vals[:k]) if vals else None
             last = statistics.fmean(vals[-k:]) if vals else None
@@ -232,9 +232,9 @@ def _heldout_points(run: RunData, tl: Timeline) -> dict[str, dict[str, list[tupl
     for s in tl.stages:
         for r in run.metrics(s):
             x = tl.x(s, r)
-            langs = {k.split("/")[1] for k in r if k.startswith("heldout/") and k.count("/") == 2}
+            langs = {k.split("/")[1] for k in r if k.startswith(mk.HELDOUT) and k.count("/") == 2}
             for lang in langs:
-                loss, bpb = _f(r.get(f"heldout/{lang}/loss")), _f(r.get(f"heldout/{lang}/bpb"))
+                loss, bpb = _f(r.get(mk.heldout(lang, "loss"))), _f(r.get(mk.heldout(lang, "bpb")))
                 if x is not None and (loss is not None or bpb is not None):
                     out.setdefault(s, {}).setdefault(lang, []).append((x, loss, bpb))
     for per_lang in out.values():
@@ -333,19 +333,9 @@ def _tradeoff(stages, langs, first, last, metric) -> Table:
 
 
 # ------------------------------------------------------------------------------------------ throughput
-# Logged throughput: the CPT trainer's keys first, then the spellings other trainers use.
-_THROUGHPUT_KEYS = ("throughput/tokens_per_s", "tokens_per_second", "tokens_per_s", "train/tokens_per_second")
-_THROUGHPUT_KEY = re.compile(r"(tokens?_per_s(ec(ond)?)?$|tok/s$|tokens/s$)", re.IGNORECASE)
-_TFLOPS_KEYS = ("throughput/tflops_per_device", "tflops_per_device", "tflops")
-
-
-def _logged(ms: list[dict], preferred: tuple[str, ...], pick=lambda k: False) -> tuple[list, list]:
-    """(steps, values) of the first ``preferred`` key logged, else the first key that ``pick`` accepts."""
-    present = {k for r in ms for k in r if _f(r.get(k)) is not None}
-    keys = [k for k in preferred if k in present] or sorted(k for k in present if pick(k))
-    if not keys:
-        return [], []
-    pts = [(r.get("step"), r[keys[0]]) for r in ms if _f(r.get(keys[0])) is not None]
+def _logged(ms: list[dict], key: str) -> tuple[list, list]:
+    """(steps, values) of the rows that log ``key``."""
+    pts = [(r.get(mk.STEP), r[key]) for r in ms if _f(r.get(key)) is not None]
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
@@ -354,22 +344,20 @@ def _throughput(run: RunData, tl: Timeline) -> Part:
     markers = run.markers()
     for s in tl.stages:
         ms = run.metrics(s)
-        final = next((r for r in reversed(ms) if _f(r.get("train_runtime"))), {})
-        runtime = _f(final.get("train_runtime"))
+        final = next((r for r in reversed(ms) if _f(r.get(mk.TRAIN_RUNTIME))), {})
+        runtime = _f(final.get(mk.TRAIN_RUNTIME))
         source = "trainer"
         if runtime is None and _f(markers.get(s, {}).get("seconds")):
             runtime, source = markers[s]["seconds"], "stage wall time"
         n_tok = tl.end[s] - tl.start[s] if tl.unit == "tokens" else None
-        t_steps, tput = _logged(ms, _THROUGHPUT_KEYS, lambda k: bool(_THROUGHPUT_KEY.search(k)))
-        _, tflops = _logged(ms, _TFLOPS_KEYS)
-        m_steps, mfu = _logged(ms, ("throughput/mfu", "mfu", "train/mfu"), lambda k: "mfu" in k.lower())
-        start = next((r for r in ms if r.get("event") in ("start", "resumed")), {})
-        peaks.add(_f(start.get("peak_tflops")))
-        mfu = [m / 100 if m > 1 else m for m in mfu]  # some trainers log MFU as a percentage
-        flops = _f(final.get("total_flos"))
-        stats.append(
-            (s, runtime, source, n_tok, tput, tflops, _f(final.get("train_samples_per_second")), flops, mfu)
-        )
+        t_steps, tput = _logged(ms, mk.TOKENS_PER_S)
+        _, tflops = _logged(ms, mk.TFLOPS_PER_DEVICE)
+        m_steps, mfu = _logged(ms, mk.MFU)
+        start = next((r for r in ms if r.get(mk.EVENT) in (mk.START, mk.RESUMED)), {})
+        peaks.add(_f(start.get(mk.PEAK_TFLOPS)))
+        flops = _f(final.get(mk.TOTAL_FLOS))
+        sps = _f(final.get(mk.TRAIN_SAMPLES_PER_SECOND))
+        stats.append((s, runtime, source, n_tok, tput, tflops, sps, flops, mfu))
         if tput:
             panels.append(("tokens/s", s, t_steps, tput))
         if mfu:
@@ -410,17 +398,15 @@ def _throughput(run: RunData, tl: Timeline) -> Part:
 
 
 # ------------------------------------------------------------------------------------------ forgetting
-ROUTINE_EVENTS = {"baseline", "start"}  # logged by every CPT run; not worth a row in the report
+ROUTINE_EVENTS = {mk.BASELINE, mk.START}  # logged by every CPT run; not worth a row in the report
 
 
 def _forgetting(run: RunData, tl: Timeline) -> Part:
     title = "Forgetting-guard events"
-    cpt = [s for s in tl.stages if any(k.startswith("heldout/") for r in run.metrics(s) for k in r)]
-    logged = [(s, r) for s in tl.stages for r in run.metrics(s) if r.get("event")]
-    events = [(s, r) for s, r in logged if "forgetting" in str(r["event"])]
-    others = [
-        (s, r) for s, r in logged if "forgetting" not in str(r["event"]) and r["event"] not in ROUTINE_EVENTS
-    ]
+    cpt = [s for s in tl.stages if any(k.startswith(mk.HELDOUT) for r in run.metrics(s) for k in r)]
+    logged = [(s, r) for s in tl.stages for r in run.metrics(s) if r.get(mk.EVENT)]
+    events = [(s, r) for s, r in logged if r[mk.EVENT] == mk.FORGETTING]
+    others = [(s, r) for s, r in logged if r[mk.EVENT] not in (mk.FORGETTING, *ROUTINE_EVENTS)]
     if not cpt and not logged:
         return Part(title, [Missing("the forgetting guard (held-out rows and events in the CPT metrics)")])
     margins = {s: run.dict_at(run.recipe, s).get("forgetting_margin") for s in cpt}
@@ -437,20 +423,20 @@ def _forgetting(run: RunData, tl: Timeline) -> Part:
     if events:
         rows = []
         for s, r in events:
-            reg = _f(r.get("regression"))
+            reg = _f(r.get(mk.REGRESSION))
             x = tl.x(s, r)
-            margin = _f(r.get("margin"))
+            margin = _f(r.get(mk.MARGIN))
             rows.append(
                 [
                     s,
-                    num(_f(r.get("step"))),
+                    num(_f(r.get(mk.STEP))),
                     Cell(fmt_tokens(x) if x is not None and tl.unit == "tokens" else "–", x),
-                    str(r.get("language", "")),
-                    num(_f(r.get("baseline_heldout_loss", r.get("baseline_loss")))),
-                    num(_f(r.get("heldout_loss", r.get("loss")))),
+                    str(r.get(mk.LANGUAGE, "")),
+                    num(_f(r.get(mk.BASELINE_HELDOUT_LOSS))),
+                    num(_f(r.get(mk.HELDOUT_LOSS))),
                     pct(reg, style="loss" if reg and reg > 0 else None),
                     pct(margin),
-                    str(r.get("action") or "–"),
+                    str(r.get(mk.ACTION) or "–"),
                 ]
             )
         headers = ["stage", "step", "at tokens", "language", "baseline loss", "held-out loss", "regression"]
@@ -462,13 +448,13 @@ def _forgetting(run: RunData, tl: Timeline) -> Part:
     if others:
         rows = []
         for s, r in others:
-            rest = {k: v for k, v in r.items() if k not in ("step", "event")}
+            rest = {k: v for k, v in r.items() if k not in (mk.STEP, mk.EVENT)}
             brief = json.dumps(rest, ensure_ascii=False, default=str)
             rows.append(
                 [
                     s,
-                    num(_f(r.get("step"))),
-                    str(r["event"]),
+                    num(_f(r.get(mk.STEP))),
+                    str(r[mk.EVENT]),
                     Cell(brief if len(brief) <= 120 else brief[:117] + "…", title=brief),
                 ]
             )
@@ -481,9 +467,9 @@ def _post(run: RunData) -> Part:
     title = "SFT and DPO curves"
     rows, panels = [], []
     for stage, metrics in POST_METRICS.items():
-        ms = [r for r in run.metrics(stage) if _f(r.get("step")) is not None and "train_runtime" not in r]
+        ms = [r for r in run.metrics(stage) if _f(r.get(mk.STEP)) is not None and mk.TRAIN_RUNTIME not in r]
         for key, label, better, drawn in metrics:
-            pts = [(r["step"], r[key]) for r in ms if _f(r.get(key)) is not None]
+            pts = [(r[mk.STEP], r[key]) for r in ms if _f(r.get(key)) is not None]
             if not pts:
                 continue
             vals = [v for _, v in pts]
