@@ -213,7 +213,14 @@ def test_hf_backend_end_to_end_and_rerun_sends_nothing(tmp_path, tiny_chat_model
     with gzip.open(tmp_path / "out" / "rejected" / "part-00000.jsonl.gz", "rt") as fh:
         rows = [json.loads(line) for line in fh]
     # which check noise fails depends on the BLAS/thread layout that decoded it; any content-quality reason is right
-    noise_reasons = {"empty", "too_short", "wrong_language", "low_language_score", "exact_duplicate", "near_duplicate"}
+    noise_reasons = {
+        "empty",
+        "too_short",
+        "wrong_language",
+        "low_language_score",
+        "exact_duplicate",
+        "near_duplicate",
+    }
     assert all(r["reject_reason"] in noise_reasons for r in rows), [r["reject_reason"] for r in rows]
     assert all(r["metadata"]["family"] in ("story", "explanation") for r in rows)
     again = run_synthetic(cfg, ["eng_Latn"], tmp_path / "out", seed=0, backend=backend)
