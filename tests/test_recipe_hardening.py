@@ -114,3 +114,11 @@ def test_missing_optional_dependency_names_its_extra(tmp_path):
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     assert "needs 'torch', which is not installed -- pip install 'linguabridge[train]'" in proc.stderr
+
+
+def test_a_removed_key_says_why(tmp_path):
+    recipe = _write(tmp_path, "run.yaml", "synthetic:\n  backoff_s: 2\n")
+    with pytest.raises(ConfigError) as exc:
+        load_recipe(recipe)
+    assert exc.value.message.endswith("'synthetic.backoff_s' is no longer a setting")
+    assert "openai client" in exc.value.hint

@@ -215,6 +215,11 @@ MOVED_KEYS = {
         for stage in ("sft", "dpo")
     },
 }
+# Keys that no longer exist, and why (the error says so instead of a bare "unknown key").
+REMOVED_KEYS = {
+    "synthetic.backoff_s": "remove it: retries now wait as the openai client does (0.5 s doubling to 8 s, "
+    "Retry-After honoured); synthetic.max_retries still sets how many",
+}
 
 
 def _other_stage_hint(loc: tuple) -> str | None:
@@ -242,6 +247,8 @@ def validate_recipe(
         dotted = ".".join(str(p) for p in loc) or "<recipe>"
         where = _override_of(overrides or [], loc) or _yaml_line(files, loc)
         if err["type"] == "extra_forbidden":
+            if dotted in REMOVED_KEYS:
+                raise ConfigError(f"{where}: {dotted!r} is no longer a setting", REMOVED_KEYS[dotted]) from None
             if dotted in MOVED_KEYS:
                 moved = f"write it as {MOVED_KEYS[dotted]!r}"
                 raise ConfigError(f"{where}: {dotted!r} has moved", moved) from None
