@@ -89,7 +89,8 @@ def langid_scores(scores: dict[str, list[float]], thresholds: dict[str, float | 
     if marks:
         ax.scatter([t for _, t in marks], [i for i, _ in marks], marker="|", s=160, color="#C44E52",
                    label="keep threshold", zorder=3)  # fmt: skip
-        ax.legend(loc="lower left", fontsize=8)
+        # outside the axes: inside, it covered the box of a low-scoring language
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     ax.set_xlim(0, 1.02)
     ax.set_xlabel("language-ID score")
     ax.set_title("Language-ID score per identified language")

@@ -8,7 +8,8 @@ from linguabridge.report import plots
 from linguabridge.report.blocks import Figure, Para, fmt_delta, fmt_num, fmt_tokens
 from linguabridge.report.inputs import TIER_NAMES, RunData, tier_of
 from linguabridge.report.sections.data import split_counts
-from linguabridge.report.sections.evaluation import Results, lower_is_better
+from linguabridge.report.sections.eval_stats import lower_is_better
+from linguabridge.report.sections.evaluation import Results
 from linguabridge.report.sections.training import Timeline
 
 # The metric that stands for a task in the overview chart when a task reports several, first one present wins.
