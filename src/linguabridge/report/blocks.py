@@ -153,6 +153,11 @@ def delta(v, lower_is_better: bool = False, digits: int = 3) -> Cell:
 SIGNIFICANT_SE = 2.0  # a change is coloured only beyond this many standard errors
 
 
+def beyond_noise(v: float, se: float | None) -> bool:
+    """Whether change ``v`` exceeds ``SIGNIFICANT_SE`` standard errors (never, when ``se`` is unknown)."""
+    return se is not None and abs(v) > SIGNIFICANT_SE * se and abs(v) > 1e-12
+
+
 def delta_se(v, se, lower_is_better: bool = False, percent: bool = False) -> Cell:
     """A change with ± its standard error, coloured as a gain or a loss only beyond ``SIGNIFICANT_SE``.
 
@@ -166,6 +171,5 @@ def delta_se(v, se, lower_is_better: bool = False, percent: bool = False) -> Cel
         return Cell(text, v)
     text += f" ± {100 * se:.1f}" if percent else f" ± {se:.2g}"
     better = -v if lower_is_better else v
-    beyond = abs(v) > SIGNIFICANT_SE * se
-    style = ("gain" if better > 0 else "loss") if beyond and abs(v) > 1e-12 else None
+    style = ("gain" if better > 0 else "loss") if beyond_noise(v, se) else None
     return Cell(text, v, style)

@@ -22,6 +22,7 @@ from linguabridge.report.blocks import (
     Part,
     Section,
     Table,
+    beyond_noise,
     delta_se,
     fmt_num,
     num,
@@ -112,7 +113,7 @@ class Results:
 
     def significant(self, d: float, se: float | None, bench: Bench) -> int:
         """+1 a gain, −1 a loss beyond ``SIGNIFICANT_SE`` standard errors, 0 otherwise (or no stderr)."""
-        if se is None or abs(d) <= SIGNIFICANT_SE * se or abs(d) < 1e-12:
+        if not beyond_noise(d, se):
             return 0
         return (-1 if lower_is_better(bench.metric) else 1) * (1 if d > 0 else -1)
 
