@@ -76,11 +76,12 @@ def test_lm_eval_format_reads_in_lm_evals_make_table_and_names_the_checkpoint(ev
         name = f"{row['task']}_{row.get('direction') or row['language']}"
         value, stderr = table[(name, row["metric"])]
         assert float(value) == pytest.approx(row["value"], abs=5e-5), name
-        assert float(stderr) == pytest.approx(row["stderr"], abs=5e-5), name
+        if row["task"] == "demo_copa":
+            assert float(stderr) == pytest.approx(row["stderr"], abs=5e-5), name
+        else:  # a corpus score on 4 sentences: too few for a bootstrap, no stderr on either side
+            assert stderr == "N/A" and "stderr" not in row
         assert doc["n-samples"][name]["effective"] == row["n"] == 4
     assert len(table) == len(res["rows"]) == 2 * 2 + 2 * 2  # copa acc/acc_norm x 2, flores bleu/chrF++ x 2
-    flores = [r for r in res["rows"] if r["task"] == "demo_flores"]
-    assert all(r["stderr"] >= 0 for r in flores)  # lm-eval leaves corpus scores "N/A"; we bootstrap them
 
 
 def test_results_json_has_rows_and_packages_and_the_reader_takes_old_files(evaluated, tmp_path):
@@ -197,8 +198,8 @@ def test_corpus_stderr_agrees_with_sacrebleus_bootstrap_interval():
     hyps = [" ".join(w if rng.random() < 0.7 else rng.choice(words) for w in r.split()) for r in refs]
     sacre = CHRF(word_order=2).corpus_score(hyps, [refs], n_bootstrap=1000)._ci / 1.96
     assert corpus_stderr("chrf++", hyps, refs) == pytest.approx(sacre, rel=0.15)
-    assert corpus_stderr("chrf++", hyps[:1], refs[:1]) is None
-    assert corpus_stderr("bleu", ["", "a b c d e"], ["a b c d e", "a b c d e"]) >= 0  # zero-score resamples
+    assert corpus_stderr("chrf++", hyps[:9], refs[:9]) is None  # too few sentences to bootstrap
+    assert corpus_stderr("bleu", ["", "a b c d e"] * 5, ["a b c d e"] * 10) > 0  # some resamples score 0
 
 
 def test_results_json_reader_refuses_other_files_with_the_fix(tmp_path):

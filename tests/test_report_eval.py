@@ -111,7 +111,7 @@ def test_prompts_collapse_to_their_template_name_and_shots(report):
     _, section = report
     details = [d for d in section.iter("details") if d.find("summary") is not None]
     summaries = {"".join(d.find("summary").itertext()): d for d in details}
-    flores = summaries["Marco template C (0-shot, 3 prompts)"]
+    flores = summaries["Marco template C, script-aware (0-shot, 3 prompts)"]
     full = "".join(flores.find("pre").itertext())
     assert full.count("Translate the text from") == 3 and "eng_Latn text: {source}" in full
     assert "{premise} because {alternative}" in _cells(section)  # a short prompt stays as it is

@@ -100,6 +100,7 @@ def corpus_spbleu(hyps: list[str], refs: list[str], spm: SpmTokenizer) -> float:
 
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 12345  # sacrebleu's own default seed
+BOOTSTRAP_MIN_SENTENCES = 10  # below, resamples of a handful of sentences understate the spread
 
 
 def corpus_stderr(
@@ -126,8 +127,8 @@ def corpus_stderr(
         scorer = CHRF(word_order=2)
     else:
         raise LinguabridgeError(f"no corpus standard error for {metric!r}", "use bleu, chrf++ or spbleu")
-    if len(hyps) < 2:
-        return None  # one sentence: no spread to measure
+    if len(hyps) < BOOTSTRAP_MIN_SENTENCES:
+        return None
     stats = np.array(scorer._extract_corpus_statistics(hyps, [refs]), dtype=np.float64)
     rng = np.random.default_rng(BOOTSTRAP_SEED)
     idx = rng.integers(0, len(stats), size=(BOOTSTRAP_RESAMPLES, len(stats)))

@@ -166,9 +166,9 @@ def delta_se(v, se, lower_is_better: bool = False, percent: bool = False) -> Cel
     """
     if v is None:
         return Cell("–")
-    text = f"{100 * v:+.1f}" if percent else fmt_delta(v)
     if se is None:
-        return Cell(text, v)
+        return Cell(f"{100 * v:+.1f}" if percent else fmt_delta(v), v)
+    text = f"{100 * v:+.1f}" if percent else (fmt_delta(v) if abs(v) >= 1e-12 else "0")
     text += f" ± {100 * se:.1f}" if percent else f" ± {se:.2g}"
     better = -v if lower_is_better else v
     style = ("gain" if better > 0 else "loss") if beyond_noise(v, se) else None

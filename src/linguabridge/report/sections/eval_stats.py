@@ -28,7 +28,8 @@ STDERR_NOTE = (
     f"and a delta is coloured only beyond {SIGNIFICANT_SE:g} of them. A row's standard error is lm-eval's "
     "(sample standard deviation / √n), for accuracy rows without one √(p(1−p)/n), for BLEU/chrF++ "
     "a bootstrap over sentences (1000 resamples); a mean over languages or directions combines them as "
-    "√(Σse²)/k. No ±: no standard error known (held-out bits per byte), never coloured."
+    "√(Σse²)/k. No ±: no standard error known (held-out bits per byte, BLEU/chrF++ on fewer than 10 "
+    "sentences), never coloured."
 )
 
 

@@ -302,8 +302,9 @@ def _prompt_cell(rs: list[dict]) -> Cell:
     if len(prompts) == 1 and len(prompts[0]) <= SHORT:
         return Cell(prompts[0])
     names = list(dict.fromkeys(str(r["prompt_name"]) for r in rs if r.get("prompt_name")))
+    styles = list(dict.fromkeys(str(r["prompt_style"]) for r in rs if r.get("prompt_style")))
     shots = ", ".join(dict.fromkeys(f"{r.get('shots', 0)}-shot" for r in rs))
-    name = ", ".join(names) or prompts[0].split("\n")[0][:40] + "…"
+    name = ", ".join(names + styles) or prompts[0].split("\n")[0][:40] + "…"
     count = f", {len(prompts)} prompts" if len(prompts) > 1 else ""
     return _collapsible("\n\n".join(prompts), f"{name} ({shots}{count})")
 
