@@ -136,3 +136,27 @@ def test_old_results_files_still_make_the_section(tmp_path: Path):
     (run / "eval/results.json").write_text(json.dumps(old), encoding="utf-8")
     page = build_report(run, formats=["html"])[0].read_text(encoding="utf-8")
     assert "+10.0 ± 2.2" in page and "lm-eval 0.4.12" in page
+
+
+def test_overview_counts_and_draws_only_changes_beyond_two_standard_errors(report, monkeypatch):
+    from matplotlib.colors import to_hex
+
+    from linguabridge.report.inputs import RunData
+    from linguabridge.report.sections import overview
+
+    run, _ = report
+    text = " ".join(" ".join(p.text for p in overview.build(RunData(run)) if hasattr(p, "text")).split())
+    assert (
+        "demo_copa acc (%), dpo vs base: high-resource 1/1 gained beyond 2 se (mean Δ +10.0 ± 2.2); "
+        "low-resource 0/1 gained beyond 2 se (mean Δ +25.0 ± 33.1)."
+    ) in text
+    figures = []
+    monkeypatch.setattr(plots, "_uri", lambda fig: figures.append(fig) or "data:")
+    overview.build(RunData(run))
+    copa = next(ax for ax in figures[0].axes if ax.get_title().startswith("demo_copa"))
+    bars = {
+        t.get_text(): to_hex(p.get_facecolor())
+        for t, p in zip(copa.get_yticklabels(), copa.patches, strict=True)
+    }
+    assert bars == {"zho_Hans": "#4c9a5b", "tha_Thai": "#b0b0b0"}  # green beyond 2 se, grey within
+    assert [p.get_width() for p in copa.patches] == pytest.approx([10.0, 25.0])  # points, as in the tables

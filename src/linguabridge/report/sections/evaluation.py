@@ -220,10 +220,11 @@ def _tiers(res: Results) -> Part:
             if res.base:
                 d, se, changes = _tier_change(res, res.final, res.base, b, langs)
                 signs = [res.significant(x, x_se, b) for x, x_se in changes]
+                judged = all(x_se is not None for _, x_se in changes)  # else "–": nothing to judge against
                 row += [
                     delta_se(d, se, lower, pct),
-                    num(signs.count(1)),
-                    num(signs.count(-1), style="loss" if -1 in signs else None),
+                    num(signs.count(1) if judged else None),
+                    num(signs.count(-1) if judged else None, style="loss" if -1 in signs else None),
                 ]
             rows.append(row)
     caption = "means over the languages of each tier, per checkpoint; Δ ± se as in the table above"
