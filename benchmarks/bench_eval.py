@@ -108,7 +108,7 @@ def main() -> None:
                 warm = cfg.model_copy(update={"limit": 1})
                 run_lm_eval_tasks(model, tok, warm, tmp)  # warm-up: kernels, caches, vLLM start-up
                 start = time.perf_counter()
-                rows, _ = run_lm_eval_tasks(model, tok, cfg, tmp)
+                rows = run_lm_eval_tasks(model, tok, cfg, tmp).rows
                 seconds = time.perf_counter() - start
                 n = items_of(rows)
                 run = {

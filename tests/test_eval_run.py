@@ -55,8 +55,9 @@ def test_demo_suite_from_the_cli(tiny_dir, tmp_path):
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     data = json.loads((out / "results.json").read_text())
-    assert set(data) == {"model", "versions", "results"} and data["versions"]["lm-eval"]
-    rows = data["results"]
+    assert set(data) == {"format", "model", "checkpoint", "packages", "rows"} and data["packages"]["lm-eval"]
+    assert data["model"] == data["checkpoint"] == str(tiny_dir)
+    rows = data["rows"]
     assert all(set(r) >= ROW_KEYS for r in rows)
     copa = [r for r in rows if r["task"] == "demo_copa"]
     assert {r["language"] for r in copa} == {
@@ -169,7 +170,7 @@ def test_every_marco_benchmark_runs_on_fixture_files(tiny_dir, tmp_path):
     model = AutoModelForCausalLM.from_pretrained(tiny_dir)
     res = evaluate(model, load_tokenizer(str(tiny_dir)), cfg, None, tmp_path / "out" / "results.json", "tiny")
     by_task: dict[str, list[dict]] = {}
-    for r in res["results"]:
+    for r in res["rows"]:
         by_task.setdefault(r["task"], []).append(r)
     assert set(by_task) == {
         "xcopa",

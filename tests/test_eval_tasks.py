@@ -246,7 +246,7 @@ def test_deltas_and_tier_table_compare_only_like_protocols():
     }
     base = {
         "model": "base",
-        "results": [
+        "rows": [
             row | {"language": "zho_Hans", "value": 0.6},
             row | {"language": "tha_Thai", "value": 0.5},
             row | {"language": "ind_Latn", "value": 0.5, "shots": 5},
@@ -254,7 +254,7 @@ def test_deltas_and_tier_table_compare_only_like_protocols():
     }
     new = {
         "model": "cpt",
-        "results": [
+        "rows": [
             row | {"language": "zho_Hans", "value": 0.55},
             row | {"language": "tha_Thai", "value": 0.7},
             row | {"language": "ind_Latn", "value": 0.9},

@@ -91,7 +91,7 @@ def test_xcopa_zero_shot_equals_lm_evals_own_task(shared_dir, tmp_path, qwen_tok
         args += ["--limit", str(LIMIT)]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
-    rows = json.loads((out / "results.json").read_text())["results"]
+    rows = json.loads((out / "results.json").read_text())["rows"]
     ours = {r["language"]: r for r in rows if r["task"] == "xcopa" and r["metric"] == "acc"}
     assert len(ours) == 11
     assert all((r["split"], r["shots"], r["prompt_style"]) == ("test", 0, "lm-eval") for r in ours.values())

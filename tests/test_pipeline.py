@@ -66,7 +66,7 @@ def test_outputs_of_every_stage(reference_run: Path):
         [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
     )
     results = json.loads((reference_run / "eval" / "results.json").read_text())
-    row = results["results"][0]
+    row = results["rows"][0]
     assert {"task", "language", "metric", "value", "split", "shots", "n"} <= set(row)
     assert (reference_run / "report" / "index.html").is_file()
     # Stage II starts from stage I's weights: its starting held-out loss equals stage I's final one.

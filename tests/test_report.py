@@ -194,7 +194,7 @@ def make_run(root: Path) -> Path:
         for i, lang in enumerate(LANGS):
             rows.append({"task": "heldout", "language": lang, "metric": "bpb", "value": 3.0 + i - 0.5 * shift,
                          "split": "heldout", "shots": 0, "n": 2, "prompt": None, "harness": "linguabridge",
-                         "checkpoint": ckpt})  # fmt: skip
+                         "checkpoint": ckpt, "stderr": 0.1})  # fmt: skip
         for direction, value in (
             ("eng_Latn-tha_Thai", 40.0 - 6.7 * shift),
             ("tha_Thai-eng_Latn", 20.0 + shift),
@@ -202,7 +202,7 @@ def make_run(root: Path) -> Path:
             rows.append({"task": "flores", "language": direction.split("-")[1], "direction": direction,
                          "metric": "chrf++", "value": value, "split": "devtest", "shots": 0, "n": 3,
                          "prompt": "Translate {src} to {tgt}: {text}", "harness": "linguabridge+sacrebleu",
-                         "checkpoint": ckpt})  # fmt: skip
+                         "checkpoint": ckpt, "stderr": 1.5})  # fmt: skip
     _json(run / "eval/results.json", {"model": "dpo", "versions": {"sacrebleu": "2.6.0"}, "results": rows})
     for i, stage in enumerate(
         ("data", "mixture", "tokens", "cpt_stage1", "cpt_stage2", "sft", "dpo", "eval")
@@ -294,9 +294,11 @@ def test_numbers_from_the_run_appear_where_they_belong(full_report):
     assert "9.64" in text and "save" in text and "checkpoint_rejected" in text and "989 TFLOP/s" in text
     assert "0.0271" in text  # logged TFLOP/s per device
     assert "0.777" in text  # last DPO reward margin
-    # evaluation: bpb fell (gain), eng->tha chrF++ fell (loss), the protocol is shown
-    assert "-0.5" in cells(doc, "gain")
-    assert "-6.7" in cells(doc, "loss")
+    # evaluation: bpb fell (gain), eng->tha chrF++ fell (loss) beyond 2 standard errors; tha->eng rose
+    # within them (not coloured); the protocol is shown
+    assert "-0.5 ± 0.14" in cells(doc, "gain")
+    assert "-6.7 ± 2.1" in cells(doc, "loss")
+    assert "+1 ± 2.1" in text and "+1 ± 2.1" not in cells(doc, "gain") + cells(doc, "loss")
     assert "Translate {src} to {tgt}: {text}" in text and "devtest" in text
     # run facts
     assert "NVIDIA H100 80GB" in text and "99" in text and "12.5" in text

@@ -224,24 +224,32 @@ def stage_dpo(cfg: RunConfig, run_dir: Path) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ eval/report
+def _checkpoint_name(cfg: RunConfig, run_dir: Path, label: str) -> str:
+    """What ``load_stage_model`` loads for ``label``: the base model's name, a stage's model/ or a path."""
+    if label == "base":
+        return cfg.model.name_or_path
+    return str(run_dir / label / "model") if label in STAGE_ORDER else label
+
+
 def stage_eval(cfg: RunConfig, run_dir: Path) -> dict:
+    from linguabridge.eval.compare import checkpoint_tables  # per tier, deltas vs the base checkpoint
+    from linguabridge.eval.results import results_doc
     from linguabridge.eval.runner import evaluate
 
     tok = _tokenizer(cfg)
     rows: list[dict] = []
-    versions = {}
+    names = {}
     for label in cfg.eval.stages:
         model = load_stage_model(cfg, run_dir, label, tok)
+        names[label] = _checkpoint_name(cfg, run_dir, label)
         res = evaluate(
-            model, tok, cfg.eval, run_dir / "tokens", run_dir / "eval" / label / "results.json", label
-        )
-        rows += res["results"]
-        versions = res["versions"]
+            model, tok, cfg.eval, run_dir / "tokens", run_dir / "eval" / label / "results.json", label,
+            model_name=names[label],
+        )  # fmt: skip
+        rows += res["rows"]
     final = cfg.eval.stages[-1]
-    result = {"model": str(run_dir / final / "model"), "versions": versions, "results": rows}
+    result = results_doc(names[final], rows, checkpoints=names)
     write_json(run_dir / "eval" / "results.json", result)
-    from linguabridge.eval.compare import checkpoint_tables  # per tier, deltas vs the base checkpoint
-
     (run_dir / "eval" / "tables.md").write_text(checkpoint_tables(result), encoding="utf-8")
     return {"rows": len(rows), "checkpoints": cfg.eval.stages}
 

@@ -37,7 +37,10 @@ def eval_cmd(
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Items per task and language (quick looks).")] = None,
     baseline: Annotated[
-        Path | None, typer.Option(help="A baseline model's results.json: deltas per task x language.")
+        Path | None,
+        typer.Option(
+            help="A baseline's results.json: deltas per task x language; tasks named alone take its protocol."
+        ),
     ] = None,
     set_: SetOpt = None,
 ) -> None:
@@ -68,6 +71,15 @@ def eval_cmd(
         ev.limit = limit
     if baseline is not None:
         ev.baseline = str(baseline)
+    if ev.baseline:
+        from linguabridge.eval.compare import match_protocol
+        from linguabridge.eval.results import load_results
+
+        given = {o.split("=", 1)[0].strip() for o in set_ or []}
+        explicit = {k for k in ("prompt_style", "limit") if f"eval.{k}" in given or suite}
+        explicit |= {"limit"} if limit is not None else set()
+        for note in match_protocol(ev, load_results(Path(ev.baseline)), explicit):
+            out.print(note)
     from linguabridge.eval.suites import resolve_tasks
 
     resolve_tasks(ev)  # missing data or a bad protocol fails here, before the model loads
@@ -79,8 +91,11 @@ def eval_cmd(
         else load_model(cfg.model, vocab_size=len(tok), seed=cfg.seed)
     )
     path = None if model == TINY else model
-    res = evaluate(loaded, tok, ev, None, out_dir / "results.json", model, model_path=path)
-    out.print(f"{len(res['results'])} rows -> {out_dir / 'results.json'} (tables: {out_dir / 'tables.md'})")
+    res = evaluate(loaded, tok, ev, None, out_dir / "results.json", model, model_path=path, model_name=model)
+    out.print(
+        f"{len(res['rows'])} rows -> {out_dir / 'results.json'} (lm-eval's format: results_lm_eval.json; "
+        f"tables: {out_dir / 'tables.md'})"
+    )
 
 
 def _default_recipe(overrides):
@@ -114,8 +129,13 @@ def compare_cmd(
         Path | None, typer.Option("--out", help="Write the markdown here instead of printing it.")
     ] = None,
 ) -> None:
-    """Per-language table grouped by tier with deltas against a baseline (forgetting vs gains)."""
-    from linguabridge.eval.compare import load_results, render_tables
+    """Per-language table grouped by tier with deltas against a baseline (forgetting vs gains).
+
+    Rows are compared only under the same protocol (split, shots, prompt style) and flagged when their
+    number of items differs; evaluate with --baseline to take the baseline's protocol.
+    """
+    from linguabridge.eval.compare import render_tables
+    from linguabridge.eval.results import load_results
 
     text = render_tables(load_results(results), load_results(baseline))
     if out_file is None:

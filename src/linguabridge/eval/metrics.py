@@ -3,6 +3,7 @@
 - BLEU (sacrebleu) with the tokenizer right for the target script (``assets/eval/scripts.tsv``; 13a is wrong
   for zh/ja/ko/th), chrF++ (chrF with word bigrams), and spBLEU on a FLORES-200 SentencePiece model that the
   user supplies and whose sha256 we check (sacrebleu would download it at run time).
+- Standard errors of those corpus scores (bootstrap over sentences), which lm-eval leaves "N/A".
 - Extractive-QA F1 / exact match (SQuAD/MLQA normalisation), hand-written because lm-eval keeps it inside a
   task module; scripts without spaces are scored per character (MLQA's treatment of Chinese) instead of on
   whole-sentence "words".
@@ -95,6 +96,44 @@ def corpus_spbleu(hyps: list[str], refs: list[str], spm: SpmTokenizer) -> float:
     import sacrebleu
 
     return sacrebleu.corpus_bleu([spm(h) for h in hyps], [[spm(r) for r in refs]], tokenize="none").score
+
+
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 12345  # sacrebleu's own default seed
+BOOTSTRAP_MIN_SENTENCES = 10  # below, resamples of a handful of sentences understate the spread
+
+
+def corpus_stderr(
+    metric: str, hyps: list[str], refs: list[str], tokenize: str = "13a", spm: SpmTokenizer | None = None
+) -> float | None:
+    """Standard error of a corpus BLEU / chrF++ / spBLEU: the spread of the score over bootstrap resamples.
+
+    Sentences are resampled 1000 times (fixed seed) and the corpus score recomputed from the summed
+    sentence statistics, as sacrebleu's bootstrap does; the standard deviation of those scores is the
+    standard error. (sacrebleu's ``corpus_score(n_bootstrap=...)`` keeps only a 95% interval and crashes
+    when some resamples score exactly 0, so its two statistics methods are called directly.)
+    None for a single sentence.
+    """
+    import numpy as np
+    from sacrebleu.metrics import BLEU, CHRF
+
+    if metric == "spbleu":
+        if spm is None:
+            raise LinguabridgeError("spbleu needs the SentencePiece model", "set eval.spm_model")
+        hyps, refs, scorer = [spm(h) for h in hyps], [spm(r) for r in refs], BLEU(tokenize="none")
+    elif metric == "bleu":
+        scorer = BLEU(tokenize=tokenize)
+    elif metric == "chrf++":
+        scorer = CHRF(word_order=2)
+    else:
+        raise LinguabridgeError(f"no corpus standard error for {metric!r}", "use bleu, chrf++ or spbleu")
+    if len(hyps) < BOOTSTRAP_MIN_SENTENCES:
+        return None
+    stats = np.array(scorer._extract_corpus_statistics(hyps, [refs]), dtype=np.float64)
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    idx = rng.integers(0, len(stats), size=(BOOTSTRAP_RESAMPLES, len(stats)))
+    scores = [float(scorer._compute_score_from_stats(list(stats[i].sum(0))).score) for i in idx]
+    return float(np.std(scores, ddof=1))
 
 
 # ------------------------------------------------------------------------------- extractive QA (TyDiQA)

@@ -1,28 +1,23 @@
 """Evaluate one checkpoint: lm-eval tasks + held-out bits per byte -> ``results.json`` rows with their protocol.
 
-``results.json`` is ``{"model", "versions", "results": [row, ...]}``, one row per task x language x metric
-(x direction for translation), the language a canonical code, the value a fraction (acc, F1...) or BLEU
-points, and next to it everything that makes it comparable: split, shots, few-shot split, n, prompt,
-prompt style, target delimiter, harness and backend. Beside it: ``tables.md`` (per-language table grouped
-by tier, translation direction matrices, deltas against ``eval.baseline``) and ``translations.jsonl``.
+``results.json`` (``eval/results.py``) holds one row per task x language x metric (x direction for
+translation), the language a canonical code, the value a fraction (acc, F1...) or BLEU points with its
+standard error where one is known, and next to it everything that makes it comparable: split, shots,
+few-shot split, n, prompt, prompt style, target delimiter, harness and backend. Beside it:
+``results_lm_eval.json`` (the same numbers in lm-eval's own format), ``tables.md`` (per-language table
+grouped by tier, translation direction matrices, deltas against ``eval.baseline``) and ``translations.jsonl``.
 """
 
 from __future__ import annotations
 
 import json
-import platform
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from linguabridge.config import EvalConfig
 from linguabridge.eval.tasks import TaskSpec
 from linguabridge.io import write_json
-from linguabridge.provenance import package_versions
-
-
-def versions() -> dict:
-    packages = ("linguabridge", "torch", "transformers", "lm-eval", "sacrebleu", "datasets", "vllm")
-    return {"python": platform.python_version()} | package_versions(packages)
 
 
 def eval_heldout(model, tokens_dir: Path) -> list[dict]:
@@ -71,6 +66,7 @@ def spec_rows(spec: TaskSpec, out: dict, cfg: EvalConfig, harness: str) -> list[
         "fewshot_split": proto.fewshot_split,
         "n": int(out["n-samples"][spec.name]["effective"]),
         "prompt": bench.prompt_template(spec),
+        "prompt_name": bench.prompt_name,
         "prompt_style": proto.prompt_style,
         "target_delimiter": spec.delimiter,
         "chat_template": proto.chat,
@@ -93,6 +89,8 @@ def spec_rows(spec: TaskSpec, out: dict, cfg: EvalConfig, harness: str) -> list[
     for metric in proto.metrics:
         row = {**base, "metric": metric, "value": float(res[f"{metric},none"])}
         stderr = res.get(f"{metric}_stderr,none")
+        if not isinstance(stderr, (int, float)) and spec.source_language:  # lm-eval: "N/A" for corpus scores
+            stderr = _translation_stderr(spec, samples, metric)
         if isinstance(stderr, (int, float)):
             row["stderr"] = float(stderr)
         if metric == "bleu":
@@ -101,6 +99,19 @@ def spec_rows(spec: TaskSpec, out: dict, cfg: EvalConfig, harness: str) -> list[
             row["spm_sha256"] = spec.extras["spm"].sha256
         rows.append(row)
     return rows
+
+
+def _hypothesis(sample: dict) -> str:
+    """The first line of the generation, as the translation tasks score it."""
+    return sample["filtered_resps"][0].strip().split("\n")[0].strip()
+
+
+def _translation_stderr(spec: TaskSpec, samples: list[dict], metric: str) -> float | None:
+    from linguabridge.eval.metrics import corpus_stderr
+
+    hyps = [_hypothesis(s) for s in samples]
+    refs = [s["doc"]["target"] for s in samples]
+    return corpus_stderr(metric, hyps, refs, spec.extras.get("bleu_tokenize", "13a"), spec.extras.get("spm"))
 
 
 def merge_subsets(rows: list[dict]) -> list[dict]:
@@ -136,25 +147,39 @@ def translation_outputs(specs: list[TaskSpec], out: dict) -> list[dict]:
                     "id": s["doc"]["id"],
                     "source": s["doc"]["source"],
                     "reference": s["doc"]["target"],
-                    "hypothesis": s["filtered_resps"][0].strip().split("\n")[0].strip(),
+                    "hypothesis": _hypothesis(s),
                 }
             )
     return records
 
 
-def run_lm_eval_tasks(model, tokenizer, cfg: EvalConfig, model_path=None) -> tuple[list[dict], list[dict]]:
-    """Rows and translation outputs of every lm-eval-backed task in ``cfg.tasks``."""
+@dataclass
+class LmEvalRun:
+    """What the lm-eval-backed tasks of one checkpoint gave."""
+
+    rows: list[dict] = field(default_factory=list)  # our results rows (subjects micro-averaged)
+    translations: list[dict] = field(default_factory=list)  # translations.jsonl records
+    output: dict | None = None  # lm-eval's own output dict (None when no lm-eval task ran)
+    groups: dict[str, list[str]] = field(default_factory=dict)  # subject groups -> their lm-eval tasks
+
+
+def run_lm_eval_tasks(model, tokenizer, cfg: EvalConfig, model_path=None) -> LmEvalRun:
+    """Rows, translation outputs and lm-eval's output of every lm-eval-backed task in ``cfg.tasks``."""
     from linguabridge.eval.lmeval_bridge import build_lm, lm_eval_version, run_specs
     from linguabridge.eval.suites import resolve_tasks
 
     specs = resolve_tasks(cfg)
     if not specs:
-        return [], []
+        return LmEvalRun()
     with build_lm(model, tokenizer, cfg, model_path) as lm:
         out = run_specs(lm, specs, cfg)
     harness = f"lm-eval {lm_eval_version()}"
     rows = [r for spec in specs for r in spec_rows(spec, out, cfg, harness)]
-    return merge_subsets(rows), translation_outputs(specs, out)
+    groups = defaultdict(list)
+    for spec in specs:
+        if spec.subset:
+            groups[f"{spec.benchmark.name}_{spec.language}"].append(spec.name)
+    return LmEvalRun(merge_subsets(rows), translation_outputs(specs, out), out, dict(groups))
 
 
 def evaluate(
@@ -165,22 +190,31 @@ def evaluate(
     out_path: Path,
     label: str,
     model_path: str | Path | None = None,
+    model_name: str | None = None,
 ) -> dict:
-    """Evaluate ``model`` on ``cfg.tasks``; write ``out_path`` (results.json) and tables beside it."""
-    from linguabridge.eval.compare import load_results, render_tables
+    """Evaluate ``model`` on ``cfg.tasks``; write ``out_path`` (results.json) and the other files beside it.
+
+    ``label`` names the checkpoint in every row (``base``, ``dpo``...); ``model_name`` what was evaluated
+    (a path or hub name; default ``model_path``, else ``label``).
+    """
+    from linguabridge.eval.compare import render_tables
+    from linguabridge.eval.lmeval_results import LM_EVAL_FILE, lm_eval_doc
+    from linguabridge.eval.results import load_results, results_doc
 
     rows: list[dict] = []
     if "heldout_bpb" in cfg.tasks and tokens_dir is not None:
         rows += eval_heldout(model, tokens_dir)
-    lm_rows, outputs = run_lm_eval_tasks(model, tokenizer, cfg, model_path)
-    rows += lm_rows
+    lm = run_lm_eval_tasks(model, tokenizer, cfg, model_path)
+    rows += lm.rows
     for r in rows:
         r["checkpoint"] = label
-    result = {"model": label, "versions": versions(), "results": rows}
+    name = model_name or (str(model_path) if model_path is not None else label)
+    result = results_doc(name, rows, checkpoint=label)
     write_json(out_path, result)
     out_dir = out_path.parent
-    if outputs:
-        lines = "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in outputs)
+    write_json(out_dir / LM_EVAL_FILE, lm_eval_doc(lm.output, rows, lm.groups, name, label))
+    if lm.translations:
+        lines = "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in lm.translations)
         (out_dir / "translations.jsonl").write_text(lines, encoding="utf-8")
     baseline = load_results(Path(cfg.baseline)) if cfg.baseline else None
     (out_dir / "tables.md").write_text(render_tables(result, baseline), encoding="utf-8")

@@ -18,6 +18,7 @@ class Cell:
     sort: float | str | None = None  # sort key in the browser; the text when None
     style: str | None = None
     title: str | None = None  # hover text (e.g. a prompt too long to show)
+    details: str | None = None  # full text behind the shown one, opened on click (a <details> element)
 
 
 @dataclass
@@ -147,3 +148,28 @@ def delta(v, lower_is_better: bool = False, digits: int = 3) -> Cell:
     better = -v if lower_is_better else v
     style = "gain" if better > 1e-12 else "loss" if better < -1e-12 else None
     return Cell(fmt_delta(v, digits), v, style)
+
+
+SIGNIFICANT_SE = 2.0  # a change is coloured only beyond this many standard errors
+
+
+def beyond_noise(v: float, se: float | None) -> bool:
+    """Whether change ``v`` exceeds ``SIGNIFICANT_SE`` standard errors (never, when ``se`` is unknown)."""
+    return se is not None and abs(v) > SIGNIFICANT_SE * se and abs(v) > 1e-12
+
+
+def delta_se(v, se, lower_is_better: bool = False, percent: bool = False) -> Cell:
+    """A change with ± its standard error, coloured as a gain or a loss only beyond ``SIGNIFICANT_SE``.
+
+    ``se`` None (no standard error known): shown without ±, never coloured. ``percent``: ``v`` and ``se``
+    are fractions shown as percentage points with one decimal.
+    """
+    if v is None:
+        return Cell("–")
+    if se is None:
+        return Cell(f"{100 * v:+.1f}" if percent else fmt_delta(v), v)
+    text = f"{100 * v:+.1f}" if percent else (fmt_delta(v) if abs(v) >= 1e-12 else "0")
+    text += f" ± {100 * se:.1f}" if percent else f" ± {se:.2g}"
+    better = -v if lower_is_better else v
+    style = ("gain" if better > 0 else "loss") if beyond_noise(v, se) else None
+    return Cell(text, v, style)

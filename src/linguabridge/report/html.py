@@ -90,7 +90,10 @@ def _td(c) -> str:
         attrs.append(f'class="{" ".join(classes)}"')
     if cell.title:
         attrs.append(f'title="{escape(cell.title)}"')
-    return f"<td{' ' + ' '.join(attrs) if attrs else ''}>{escape(cell.text)}</td>"
+    content = escape(cell.text)
+    if cell.details is not None:
+        content = f"<details><summary>{content}</summary><pre>{escape(cell.details)}</pre></details>"
+    return f"<td{' ' + ' '.join(attrs) if attrs else ''}>{content}</td>"
 
 
 def table(t: Table) -> str:

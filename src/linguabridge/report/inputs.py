@@ -155,11 +155,21 @@ class RunData:
 
     @cached_property
     def eval_results(self) -> dict | None:
-        return self.json("eval/results.json")
+        """eval/results.json; files before format 2 named the rows ``results`` and the packages ``versions``."""
+        data = self.json("eval/results.json")
+        if not isinstance(data, dict) or isinstance(data.get("rows"), list):
+            return data
+        old = {k: v for k, v in data.items() if k not in ("results", "versions")}
+        return old | {"packages": data.get("versions"), "rows": data.get("results")}
+
+    @cached_property
+    def eval_packages(self) -> dict:
+        """Package versions the evaluation ran with."""
+        return self.dict_at(self.eval_results, "packages")
 
     @cached_property
     def eval_rows(self) -> list[dict]:
-        rows = (self.eval_results or {}).get("results")
+        rows = (self.eval_results or {}).get("rows")
         if not isinstance(rows, list):
             return []
         good = [

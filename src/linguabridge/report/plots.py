@@ -89,17 +89,19 @@ def langid_scores(scores: dict[str, list[float]], thresholds: dict[str, float | 
     if marks:
         ax.scatter([t for _, t in marks], [i for i, _ in marks], marker="|", s=160, color="#C44E52",
                    label="keep threshold", zorder=3)  # fmt: skip
-        ax.legend(loc="lower left", fontsize=8)
+        # outside the axes: inside, it covered the box of a low-scoring language
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     ax.set_xlim(0, 1.02)
     ax.set_xlabel("language-ID score")
     ax.set_title("Language-ID score per identified language")
     return _uri(fig)
 
 
-def delta_bars(panels: list[tuple[str, list[str], list[float], bool]], tiers: dict) -> str | None:
-    """Per benchmark, the change of each language against the base model; green where it improved.
+def delta_bars(panels: list[tuple[str, list[str], list[float], bool, list[bool]]], tiers: dict) -> str | None:
+    """Per benchmark, the change of each language against the base model; green a gain, red a loss, grey
+    within two standard errors (or none known).
 
-    ``panels``: (title, languages, deltas, lower_is_better). Two panels per row.
+    ``panels``: (title, languages, deltas, lower_is_better, beyond_noise). Two panels per row.
     """
     if not panels:
         return None
@@ -111,9 +113,12 @@ def delta_bars(panels: list[tuple[str, list[str], list[float], bool]], tiers: di
     )
     for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
-    for ax, (title, langs, deltas, lower) in zip(axes.flat, panels, strict=False):
-        good = [(-d if lower else d) > 0 for d in deltas]
-        ax.barh(range(len(langs)), deltas, height=0.7, color=["#4C9A5B" if g else "#C44E52" for g in good])
+    for ax, (title, langs, deltas, lower, clear) in zip(axes.flat, panels, strict=False):
+        colours = [
+            ("#4C9A5B" if (-d if lower else d) > 0 else "#C44E52") if c else "#B0B0B0"
+            for d, c in zip(deltas, clear, strict=True)
+        ]
+        ax.barh(range(len(langs)), deltas, height=0.7, color=colours)
         ax.set_ylim(max(len(p[1]) for p in panels) - 0.5, -0.5)  # same bar thickness in every panel
         ax.set_yticks(range(len(langs)), langs, fontsize=8)
         for tick, lang in zip(ax.get_yticklabels(), langs, strict=True):
@@ -121,7 +126,8 @@ def delta_bars(panels: list[tuple[str, list[str], list[float], bool]], tiers: di
         ax.axvline(0, color="#555555", lw=0.8)
         ax.set_title(title + (" (lower is better)" if lower else ""))
     fig.suptitle(
-        "Change per language against the base model (labels: blue high-resource, orange low-resource)"
+        "Change per language against the base model (grey: within 2 standard errors; "
+        "labels: blue high-resource, orange low-resource)"
     )
     fig.tight_layout()
     return _uri(fig)

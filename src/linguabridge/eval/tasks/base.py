@@ -83,6 +83,7 @@ class Benchmark:
     subset_field: ClassVar[str | None] = None  # scored per subset (MMLU subjects), reported micro-averaged
     hub: ClassVar[HubSource | None] = None
     lm_eval_task: ClassVar[str | None] = None  # the lm-eval task this reproduces (its name pattern)
+    prompt_name: ClassVar[str] = "lm-eval's prompt"  # the template's name in results rows and the report
 
     # ----------------------------------------------------------------------------- prompts (per file)
     def prompt_fields(self, spec: TaskSpec) -> dict[str, Any]:

@@ -65,6 +65,7 @@ class Translation(Benchmark):
     metrics = ("bleu", "chrf++", "spbleu")
     fields = ()
     template = MARCO_TEMPLATE
+    prompt_name = "Marco template C"
     fewshot_order = ("dev", "validation", "train", "devtest", "test")
 
     def find_file(self, root: Path, code: str, split: str) -> Path | None:
@@ -191,6 +192,7 @@ class WMT16(Translation):
     splits = ("train", "validation", "test")
     default = Default(split="test", shots=0, metrics=("bleu", "chrf++"))
     template = LM_EVAL_TEMPLATE
+    prompt_name = "lm-eval's WMT prompt (Marco template A)"
     hub = HubSource(
         "wmt/wmt16", config="{key}", splits={"train": "train", "validation": "validation", "test": "test"}
     )

@@ -1,35 +1,47 @@
-"""Evaluation: per-language x benchmark table with deltas against the base model, tier summary, the
-translation direction matrix, and the protocol of every number."""
+"""Evaluation: per-language x benchmark table with deltas against the base model, tier summary per
+checkpoint, the translation direction matrix, and the protocol of every number.
+
+Accuracy-like metrics are shown as percentages with one decimal (as leaderboards and ``tables.md`` do),
+deltas in points. Every delta carries ± its standard error and is coloured only beyond two of them.
+"""
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 from typing import NamedTuple
 
 from linguabridge.report import plots
-from linguabridge.report.blocks import Cell, Figure, Missing, Para, Part, Section, Table, delta, fmt_num, num
+from linguabridge.report.blocks import (
+    SIGNIFICANT_SE,
+    Cell,
+    Figure,
+    Missing,
+    Para,
+    Part,
+    Section,
+    Table,
+    beyond_noise,
+    delta_se,
+    fmt_num,
+    num,
+)
 from linguabridge.report.inputs import TIER_NAMES, RunData, by_tier, language_name, tier_of
+from linguabridge.report.sections.eval_stats import (
+    STDERR_NOTE,
+    combined_se,
+    is_fraction,
+    lower_is_better,
+    row_stderr,
+    value_cell,
+)
 
-# Metrics where a smaller number is better; every other metric (accuracy, BLEU, chrF, F1, ...) is larger-better.
-LOWER_IS_BETTER = {
-    "loss",
-    "bpb",
-    "bits_per_byte",
-    "perplexity",
-    "ppl",
-    "word_perplexity",
-    "byte_perplexity",
-    "ter",
-}
 # The translation metric drawn as the direction matrix, first one present wins.
 MATRIX_METRICS = ("chrf++", "chrf", "bleu", "spbleu", "comet")
 PROTOCOL_KEYS = ("task", "language", "direction", "metric", "value", "split", "shots", "n", "prompt", "harness",
-                 "checkpoint")  # fmt: skip
-
-
-def lower_is_better(metric: str) -> bool:
-    return str(metric).lower() in LOWER_IS_BETTER
+                 "checkpoint", "stderr", "example", "prompt_name", "source_language")  # fmt: skip
+SHORT = 60  # characters of a protocol cell shown before it collapses
 
 
 def _direction(row: dict) -> tuple[str, str] | None:
@@ -77,8 +89,9 @@ class Results:
         cells = defaultdict(list)
         for r in rows:
             lang = r.get("language") or (_direction(r) or (None, None))[1] or "all"
-            cells[(str(r.get("checkpoint", "model")), bench_of(r), lang)].append(float(r["value"]))
-        self.value = {k: statistics.fmean(v) for k, v in cells.items()}
+            cells[(str(r.get("checkpoint", "model")), bench_of(r), lang)].append(r)
+        self.value = {k: statistics.fmean(float(r["value"]) for r in v) for k, v in cells.items()}
+        self.stderr = {k: combined_se([row_stderr(r) for r in v]) for k, v in cells.items()}
         self.languages = by_tier({k[2] for k in self.value})
         # The protocol joins a column's name only where one task's metric was measured under several.
         protocols = defaultdict(set)
@@ -89,11 +102,33 @@ class Results:
     def get(self, ckpt, bench: Bench, lang):
         return self.value.get((ckpt, bench, lang))
 
+    def change(self, ckpt, bench: Bench, lang, against=None) -> tuple[float, float | None] | None:
+        """``ckpt`` − ``against`` (default the base) and its standard error, or None when one is missing."""
+        against = against or self.base
+        v, b = self.get(ckpt, bench, lang), self.get(against, bench, lang)
+        if v is None or b is None:
+            return None
+        se, base_se = self.stderr.get((ckpt, bench, lang)), self.stderr.get((against, bench, lang))
+        return v - b, None if se is None or base_se is None else math.hypot(se, base_se)
+
+    def significant(self, d: float, se: float | None, bench: Bench) -> int:
+        """+1 a gain, −1 a loss beyond ``SIGNIFICANT_SE`` standard errors, 0 otherwise (or no stderr)."""
+        if not beyond_noise(d, se):
+            return 0
+        return (-1 if lower_is_better(bench.metric) else 1) * (1 if d > 0 else -1)
+
     def name(self, b: Bench) -> str:
         if (b.task, b.metric) not in self._ambiguous:
             return f"{b.task} {b.metric}"
         proto = ", ".join(x for x in (b.split, f"{b.shots}-shot" if b.shots else "", b.style) if x)
         return f"{b.task} {b.metric} ({proto})"
+
+    def header(self, b: Bench) -> str:
+        return (
+            self.name(b)
+            + (" (%)" if is_fraction(b.metric) else "")
+            + (" ↓" if lower_is_better(b.metric) else "")
+        )
 
 
 def build(run: RunData) -> Section:
@@ -121,18 +156,18 @@ def build(run: RunData) -> Section:
 def _per_language(res: Results) -> Part:
     headers = ["language", "name", "tier"]
     for b in res.benchmarks:
-        headers.append(res.name(b) + (" ↓" if lower_is_better(b.metric) else ""))
+        headers.append(res.header(b))
         if res.base:
-            headers.append("Δ")
+            headers.append("Δ ± se")
     rows = []
     for lang in res.languages:
         row = [lang, language_name(lang), tier_of(lang) or ""]
         for b in res.benchmarks:
-            v = res.get(res.final, b, lang)
-            row.append(num(v))
+            row.append(value_cell(res.get(res.final, b, lang), b.metric))
             if res.base:
-                base = res.get(res.base, b, lang)
-                row.append(delta(None if v is None or base is None else v - base, lower_is_better(b.metric)))
+                change = res.change(res.final, b, lang)
+                d, se = change if change else (None, None)
+                row.append(delta_se(d, se, lower_is_better(b.metric), is_fraction(b.metric)))
         rows.append(row)
     return Part(
         f"Per language x benchmark: {res.final}" + (f" vs {res.base}" if res.base else ""),
@@ -140,19 +175,33 @@ def _per_language(res: Results) -> Part:
             Table(
                 headers,
                 rows,
-                caption="↓: lower is better. Δ = final − base, green a gain, red a loss for that metric. "
-                "Translation scores count for the target language (mean over directions into it).",
-            )
+                caption="(%): percent, Δ in points. ↓: lower is better. Δ = final − base: green a gain, red a "
+                f"loss beyond {SIGNIFICANT_SE:g} standard errors. Translation scores count for the target "
+                "language (mean over directions into it).",
+            ),
+            Para(STDERR_NOTE),
         ],
     )
 
 
+def _tier_change(res: Results, ckpt: str, against: str, b: Bench, langs: list[str]):
+    """Mean change over ``langs`` and its standard error, with the per-language changes."""
+    changes = [c for lang in langs if (c := res.change(ckpt, b, lang, against)) is not None]
+    if not changes:
+        return None, None, []
+    return statistics.fmean(d for d, _ in changes), combined_se([se for _, se in changes]), changes
+
+
 def _tiers(res: Results) -> Part:
+    """Per benchmark and tier: the mean at every checkpoint, the change of each stage, and base -> final."""
+    steps = list(zip(res.checkpoints, res.checkpoints[1:], strict=False)) if len(res.checkpoints) > 2 else []
     headers = ["benchmark", "tier", "languages"] + [f"mean @ {c}" for c in res.checkpoints]
+    headers += [f"Δ {a} → {c}" for a, c in steps]
     if res.base:
-        headers += ["mean Δ", "gained", "lost"]
+        headers += [f"Δ {res.base} → {res.final}", "gained", "lost"]
     rows = []
     for b in res.benchmarks:
+        pct, lower = is_fraction(b.metric), lower_is_better(b.metric)
         for tier in ("high", "low", None):
             langs = [
                 lang
@@ -161,30 +210,27 @@ def _tiers(res: Results) -> Part:
             ]
             if not langs:
                 continue
-            row = [res.name(b), TIER_NAMES[tier], num(len(langs))]
+            row = [res.header(b), TIER_NAMES[tier], num(len(langs))]
             for c in res.checkpoints:
                 vals = [v for lang in langs if (v := res.get(c, b, lang)) is not None]
-                row.append(num(statistics.fmean(vals) if vals else None))
+                row.append(value_cell(statistics.fmean(vals) if vals else None, b.metric))
+            for a, c in steps:
+                d, se, _ = _tier_change(res, c, a, b, langs)
+                row.append(delta_se(d, se, lower, pct))
             if res.base:
-                ds = [
-                    res.get(res.final, b, lang) - base
-                    for lang in langs
-                    if (base := res.get(res.base, b, lang)) is not None
-                ]
-                sign = -1 if lower_is_better(b.metric) else 1
+                d, se, changes = _tier_change(res, res.final, res.base, b, langs)
+                signs = [res.significant(x, x_se, b) for x, x_se in changes]
+                judged = all(x_se is not None for _, x_se in changes)  # else "–": nothing to judge against
                 row += [
-                    delta(statistics.fmean(ds) if ds else None, lower_is_better(b.metric)),
-                    num(sum(sign * d > 1e-12 for d in ds)),
-                    num(
-                        sum(sign * d < -1e-12 for d in ds),
-                        style="loss" if any(sign * d < -1e-12 for d in ds) else None,
-                    ),
+                    delta_se(d, se, lower, pct),
+                    num(signs.count(1) if judged else None),
+                    num(signs.count(-1) if judged else None, style="loss" if -1 in signs else None),
                 ]
             rows.append(row)
-    return Part(
-        "Tier summary: high- vs low-resource",
-        [Table(headers, rows, caption="means over the languages of each tier, per checkpoint")],
-    )
+    caption = "means over the languages of each tier, per checkpoint; Δ ± se as in the table above"
+    if res.base:
+        caption += f"; gained / lost: languages whose change is beyond {SIGNIFICANT_SE:g} standard errors"
+    return Part("Tier summary: high- vs low-resource", [Table(headers, rows, caption=caption)])
 
 
 def _matrix(res: Results) -> Part:
@@ -244,6 +290,26 @@ def _one_matrix(res: Results, bench: Bench, rows: list[dict]) -> list:
     return blocks
 
 
+def _collapsible(full: str, summary: str | None = None) -> Cell:
+    """Short text as it is; long text as a summary that opens to the whole of it."""
+    if summary is None and len(full) <= SHORT:
+        return Cell(full)
+    return Cell(summary or full[: SHORT - 1] + "…", details=full)
+
+
+def _prompt_cell(rs: list[dict]) -> Cell:
+    """The prompt template's name and shots, opening to every distinct prompt (Flores: one per direction)."""
+    prompts = list(dict.fromkeys("–" if r.get("prompt") is None else str(r["prompt"]) for r in rs))
+    if len(prompts) == 1 and len(prompts[0]) <= SHORT:
+        return Cell(prompts[0])
+    names = list(dict.fromkeys(str(r["prompt_name"]) for r in rs if r.get("prompt_name")))
+    styles = list(dict.fromkeys(str(r["prompt_style"]) for r in rs if r.get("prompt_style")))
+    shots = ", ".join(dict.fromkeys(f"{r.get('shots', 0)}-shot" for r in rs))
+    name = ", ".join(names + styles) or prompts[0].split("\n")[0][:40] + "…"
+    count = f", {len(prompts)} prompts" if len(prompts) > 1 else ""
+    return _collapsible("\n\n".join(prompts), f"{name} ({shots}{count})")
+
+
 def _protocol(run: RunData, res: Results) -> Part:
     """One row per benchmark metric: split, shots, harness, prompt, items, and any extra protocol field."""
     groups = defaultdict(list)
@@ -257,7 +323,7 @@ def _protocol(run: RunData, res: Results) -> Part:
 
         ns = [r["n"] for r in rs if isinstance(r.get("n"), (int, float))]
         extra = sorted({k for r in rs for k in r} - set(PROTOCOL_KEYS))
-        prompt = vals("prompt")
+        others = "; ".join(f"{k}={vals(k)}" for k in extra) or "–"
         rows.append(
             [
                 task,
@@ -267,11 +333,11 @@ def _protocol(run: RunData, res: Results) -> Part:
                 vals("harness"),
                 Cell(f"{fmt_num(min(ns))}–{fmt_num(max(ns))}" if ns and min(ns) != max(ns) else fmt_num(ns[0]) if ns else "–",
                      min(ns) if ns else None),
-                Cell(prompt if len(prompt) <= 90 else prompt[:87] + "…", title=prompt),
-                "; ".join(f"{k}={vals(k)}" for k in extra) or "–",
+                _prompt_cell(rs),
+                _collapsible(others.replace("; ", "\n"), others[: SHORT - 1] + "…" if len(others) > SHORT else None),
             ]
         )  # fmt: skip
-    versions = (run.eval_results or {}).get("versions")
+    versions = run.eval_packages
     blocks = [
         Table(
             ["task", "metric", "split", "shots", "harness", "items (n)", "prompt", "other protocol fields"],
@@ -287,7 +353,7 @@ def _protocol(run: RunData, res: Results) -> Part:
             str(r.get("language", "")),
             str(r.get("direction") or ""),
             str(r.get("metric", "")),
-            num(float(r["value"])),
+            value_cell(float(r["value"]), str(r.get("metric", ""))),
             str(r.get("split", "")),
             num(r.get("shots")),
             num(r.get("n")),

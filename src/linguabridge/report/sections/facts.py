@@ -78,7 +78,7 @@ def _versions(run: RunData) -> Part:
     title = "Versions and hardware"
     facts = dict(run.facts)
     known = {k.replace("_", "-") for k in facts}
-    for k, v in ((run.eval_results or {}).get("versions") or {}).items():
+    for k, v in run.eval_packages.items():
         if k.replace("_", "-") not in known:  # eval spells lm-eval as lm_eval
             facts[k] = v
     if not facts:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import statistics
 
 from linguabridge.report import plots
-from linguabridge.report.blocks import Figure, Para, fmt_delta, fmt_num, fmt_tokens
+from linguabridge.report.blocks import Figure, Para, beyond_noise, delta_se, fmt_num, fmt_tokens
 from linguabridge.report.inputs import TIER_NAMES, RunData, tier_of
 from linguabridge.report.sections.data import split_counts
-from linguabridge.report.sections.evaluation import Results, lower_is_better
+from linguabridge.report.sections.eval_stats import combined_se, is_fraction, lower_is_better
+from linguabridge.report.sections.evaluation import Results
 from linguabridge.report.sections.training import Timeline
 
 # The metric that stands for a task in the overview chart when a task reports several, first one present wins.
@@ -66,15 +67,17 @@ def _delta_chart(run: RunData) -> Figure | None:
         metrics = [b.metric for b in benches]
         metric = next((m for m in PREFERRED_METRICS if m in metrics), metrics[0])
         bench = next(b for b in benches if b.metric == metric)
-        pairs = [
-            (lang, v - b)
-            for lang in res.languages
-            if (v := res.get(res.final, bench, lang)) is not None
-            and (b := res.get(res.base, bench, lang)) is not None
-        ]
-        if pairs:
+        changes = [(lang, c) for lang in res.languages if (c := res.change(res.final, bench, lang))]
+        if changes:
+            scale = 100 if is_fraction(metric) else 1  # accuracy in points, as in the tables
             panels.append(
-                (res.name(bench), [p[0] for p in pairs], [p[1] for p in pairs], lower_is_better(metric))
+                (
+                    res.header(bench),
+                    [lang for lang, _ in changes],
+                    [d * scale for _, (d, _) in changes],
+                    lower_is_better(metric),
+                    [beyond_noise(d, se) for _, (d, se) in changes],
+                )
             )
     panels = panels[:MAX_OVERVIEW_PANELS]
     uri = plots.delta_bars(panels, {lang: tier_of(lang) for lang in res.languages})
@@ -94,20 +97,23 @@ def _headline(run: RunData) -> list[str]:
     for b in res.benchmarks:
         parts = []
         for tier in ("high", "low", None):
-            ds = [
-                v - base
-                for lang in res.languages
-                if tier_of(lang) == tier
-                and (v := res.get(res.final, b, lang)) is not None
-                and (base := res.get(res.base, b, lang)) is not None
+            changes = [
+                c for lang in res.languages if tier_of(lang) == tier and (c := res.change(res.final, b, lang))
             ]
-            if not ds:
+            if not changes:
                 continue
-            sign = -1 if lower_is_better(b.metric) else 1
-            gained = sum(sign * d > 1e-12 for d in ds)
-            parts.append(
-                f"{TIER_NAMES[tier]} {gained}/{len(ds)} gained (mean Δ {fmt_delta(statistics.fmean(ds))})"
-            )
+            if any(se is None for _, se in changes):  # direction only: nothing to judge it against
+                sign = -1 if lower_is_better(b.metric) else 1
+                better = sum(sign * d > 1e-12 for d, _ in changes)
+                verdict = f"{better}/{len(changes)} improved (no standard error)"
+            else:
+                gained = sum(res.significant(d, se, b) == 1 for d, se in changes)
+                verdict = f"{gained}/{len(changes)} gained beyond 2 se"
+            mean = delta_se(
+                statistics.fmean(d for d, _ in changes), combined_se([se for _, se in changes]),
+                lower_is_better(b.metric), is_fraction(b.metric),
+            )  # fmt: skip
+            parts.append(f"{TIER_NAMES[tier]} {verdict} (mean Δ {mean.text})")
         if parts:
-            out.append(f"{res.name(b)}, {res.final} vs {res.base}: " + "; ".join(parts) + ".")
+            out.append(f"{res.header(b)}, {res.final} vs {res.base}: " + "; ".join(parts) + ".")
     return out
