@@ -60,6 +60,12 @@ def test_outputs_of_every_stage(reference_run: Path):
         assert (model_dir / "model.safetensors").is_file()
         model = AutoModelForCausalLM.from_pretrained(model_dir)
         assert model.config.model_type == "qwen2"
+        # saved for inference, in files transformers 4.x reads too
+        assert json.loads((model_dir / "config.json").read_text())["use_cache"] is True
+        assert json.loads((model_dir / "generation_config.json").read_text()).get("use_cache", True) is True
+        tok_config = json.loads((model_dir / "tokenizer_config.json").read_text())
+        assert tok_config["tokenizer_class"] == "Qwen2TokenizerFast"
+        assert not isinstance(tok_config.get("extra_special_tokens"), list)
         assert (reference_run / stage / "metrics.jsonl").stat().st_size > 0
     tok = AutoTokenizer.from_pretrained(reference_run / "dpo" / "model")
     assert "<|im_start|>assistant" in tok.apply_chat_template(

