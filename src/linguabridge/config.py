@@ -468,7 +468,7 @@ class EvalConfig(StrictModel):
 
     tasks: list[str | EvalTaskConfig] = ["heldout_bpb", "demo_flores"]  # a name alone = lm-eval's protocol
     data_dir: str | None = None  # local benchmark data (DIR/<task>/ or DIR itself); demo_* tasks are bundled
-    stages: list[str] = ["base", "cpt_stage2", "dpo"]  # which checkpoints to evaluate
+    stages: list[str] = ["base", "cpt_stage2", "sft", "dpo"]  # which checkpoints to evaluate
     limit: Count | None = None  # items per task (quick looks; recorded in every row)
     batch_size: Count = 8
     max_new_tokens: Count = 48  # generation tasks stop at the end of the line or here
