@@ -94,6 +94,17 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict | Quarantined]]:
         stream.close()
 
 
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 4 MiB blocks (checkpoint manifests, model and package files)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def temp_path(path: Path) -> Path:
     """A temporary sibling of ``path`` unique to this process, renamed into place when complete.
 

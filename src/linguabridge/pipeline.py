@@ -25,6 +25,7 @@ from linguabridge.provenance import fingerprint as hash_facts
 from linguabridge.provenance import package_versions
 from linguabridge.recipe import load_recipe, recipe_files, resolve_recipe
 from linguabridge.stages import STAGE_NAMES, STAGES, Stage
+from linguabridge.train.distributed import is_main_process, world_size
 
 console = Console(stderr=True)
 MARKER = "_COMPLETE.json"
@@ -73,11 +74,6 @@ def is_complete(run_dir: Path, name: str) -> bool:
     return (run_dir / name / MARKER).is_file()
 
 
-def _rank() -> int:
-    """This process's rank in a torchrun/accelerate launch (0 when not launched that way)."""
-    return int(os.environ.get("RANK", "0"))
-
-
 def _wait_for(path: Path, poll: float = 2.0) -> None:
     """File barrier for non-main processes: the process group may not exist outside training stages."""
     while not path.is_file():
@@ -123,7 +119,7 @@ def run_pipeline(
     Under a multi-process launch, training stages run on every process and everything else on the main
     process only; only the main process writes markers and run facts, the others wait for its markers.
     """
-    main = _rank() == 0
+    main = is_main_process()
     run_dir.mkdir(parents=True, exist_ok=True)
     if main:
         write_json(run_dir / "recipe.resolved.json", cfg.model_dump(mode="json"))
@@ -178,7 +174,7 @@ def _write_run_facts(run_dir: Path, recipe_files: list[Path] | None = None) -> N
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "recipe_files": [str(p) for p in recipe_files or []],
-        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        "world_size": world_size(),
     }
     facts |= package_versions(
         ("linguabridge", "torch", "transformers", "trl", "accelerate", "datasets", "tokenizers", "lm-eval")

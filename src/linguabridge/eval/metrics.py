@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import re
 import string
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from linguabridge.errors import LinguabridgeError, require
 from linguabridge.eval.literals import script_facts, uses_spaces
+from linguabridge.io import sha256_file
 from linguabridge.languages import get_language
 
 # sacrebleu tokenizers that need an extra package (sacrebleu[ja] / sacrebleu[ko]).
@@ -50,13 +50,6 @@ def corpus_chrf_pp(hyps: list[str], refs: list[str]) -> float:
 
     return sacrebleu.corpus_chrf(hyps, [refs], word_order=2).score
 
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class SpmTokenizer:

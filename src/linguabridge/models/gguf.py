@@ -14,7 +14,6 @@ never reuses an old conversion, and it appears only complete (written under a te
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 import shutil
@@ -26,6 +25,7 @@ import zipfile
 from pathlib import Path
 
 from linguabridge.errors import LinguabridgeError, require
+from linguabridge.io import sha256_file
 from linguabridge.tokenizer import make_portable
 
 RECORD = "linguabridge_gguf.json"
@@ -40,13 +40,6 @@ PROBE = (
 )
 MAX_ABS_DIFF = 1e-5  # float32 both ways: the same weights give the same logits up to kernel noise
 
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _versions() -> dict:

@@ -10,12 +10,12 @@ import json
 from functools import cached_property
 from pathlib import Path
 
+from linguabridge.config import CPT_STAGES, POST_STAGES
 from linguabridge.languages import get_language
 from linguabridge.metric_keys import METRICS_FILE
 
 # Training stages in pipeline order; the report draws them on one time axis in this order.
-TRAIN_STAGES = ("cpt_stage1", "cpt_stage2", "sft", "dpo")
-CPT_STAGES = ("cpt_stage1", "cpt_stage2")
+TRAIN_STAGES = (*CPT_STAGES, *POST_STAGES)
 # Every stage that leaves a completion marker, in pipeline order (stages.py's table).
 PIPELINE_STAGES = ("data", "mixture", "tokens", *TRAIN_STAGES, "eval", "report")
 TIER_ORDER = {"high": 0, "low": 1, None: 2}

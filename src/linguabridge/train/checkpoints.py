@@ -9,14 +9,13 @@ resumed from) and the previous one is used.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import time
 from pathlib import Path
 
-from linguabridge.io import write_json
+from linguabridge.io import sha256_file, write_json
 from linguabridge.tokenizer import make_portable
 from linguabridge.train.distributed import is_main_process
 
@@ -25,13 +24,6 @@ STAGING = ".staging"
 REJECTED = "rejected"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def write_manifest(ckpt: Path, verify: str = "sha256", extra: dict | None = None) -> dict:
     """Seal a finished checkpoint directory: size (and sha256) of every file, written last."""
@@ -39,7 +31,7 @@ def write_manifest(ckpt: Path, verify: str = "sha256", extra: dict | None = None
     for path in sorted(p for p in ckpt.rglob("*") if p.is_file() and p.name != MANIFEST):
         entry: dict = {"bytes": path.stat().st_size}
         if verify == "sha256":
-            entry["sha256"] = _sha256(path)
+            entry["sha256"] = sha256_file(path)
         files[str(path.relative_to(ckpt))] = entry
     manifest = {"verify": verify, "files": files, "written_at": time.time(), **(extra or {})}
     write_json(ckpt / MANIFEST, manifest)
@@ -66,7 +58,7 @@ def checkpoint_problem(ckpt: Path) -> str | None:
                 return f"{rel} is missing"
             if path.stat().st_size != entry["bytes"]:
                 return f"{rel} has {path.stat().st_size} bytes, the manifest says {entry['bytes']}"
-            if "sha256" in entry and _sha256(path) != entry["sha256"]:
+            if "sha256" in entry and sha256_file(path) != entry["sha256"]:
                 return f"{rel} does not match its sha256"
         return None
     # Checkpoints written by a stock Trainer (no manifest): the files a resume needs must be there.

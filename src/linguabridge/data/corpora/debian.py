@@ -9,7 +9,6 @@ so a corpus can be rebuilt from the same bytes elsewhere while the archive still
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -18,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from linguabridge.errors import LinguabridgeError, UnknownLanguageError
-from linguabridge.io import write_json
+from linguabridge.io import sha256_file, write_json
 from linguabridge.languages import get_language
 
 MANIFEST = "manifest.json"
@@ -89,13 +88,6 @@ def _run(cmd: list[str], cwd: Path | None = None, hint: str = "rerun; the cache 
         raise LinguabridgeError(f"`{' '.join(cmd)}` failed: {said}", hint)
     return proc.stdout
 
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_manifest(cache_dir: str | Path) -> dict[str, Package]:

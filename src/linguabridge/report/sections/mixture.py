@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from linguabridge.config import CPT_STAGES
 from linguabridge.report import plots
 from linguabridge.report.blocks import Cell, Figure, Missing, Para, Part, Section, Table, fmt_num, num, tokens
-from linguabridge.report.inputs import CPT_STAGES, RunData, by_tier, tier_of
+from linguabridge.report.inputs import RunData, by_tier, tier_of
 
 # More passes than this over one source is flagged: returns from repeated data fall off after ~4 epochs
 # (Muennighoff et al. 2023, "Scaling Data-Constrained Language Models"). Overridable: report.repeat_warn_epochs.
