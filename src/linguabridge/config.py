@@ -408,7 +408,7 @@ class CPTConfig(TrainStageConfig):
     tokens: Positive | None = None  # budget in tokens; None = the mixture stage's budget
     # sequences per optimizer step over all processes; grad_accum is derived from it
     global_batch_sequences: Count | None = None
-    eval_every: Count = 10  # held-out loss and bits per byte per language every N steps (and at the end)
+    eval_every: NonNegative = 10  # held-out loss and bits per byte per language every N steps (and at the end); 0 = start and end only
     eval_docs_per_language: Count = 8  # held-out documents per language in each evaluation
     forgetting_margin: Annotated[float, Field(ge=0)] = 0.05  # relative held-out loss regression that triggers a warning
     # on regression: log, also checkpoint, or checkpoint and stop
