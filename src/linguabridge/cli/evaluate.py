@@ -57,51 +57,17 @@ def eval_cmd(
             "eval needs --model and --out",
             "e.g. linguabridge eval --model DIR --tasks xcopa --data-dir DATA --out EVAL",
         )
-    from linguabridge.eval.runner import evaluate
-    from linguabridge.models import TINY, load_model
-    from linguabridge.tokenizer import load_tokenizer
+    from linguabridge import api
 
-    cfg = load_cli_recipe(suite, set_) if suite else _default_recipe(set_)
-    ev = cfg.eval
-    if tasks:
-        ev.tasks = [t.strip() for t in tasks.split(",") if t.strip()]
-    if data_dir is not None:
-        ev.data_dir = str(data_dir)
-    if limit is not None:
-        ev.limit = limit
-    if baseline is not None:
-        ev.baseline = str(baseline)
-    if ev.baseline:
-        from linguabridge.eval.compare import match_protocol
-        from linguabridge.eval.results import load_results
-
-        given = {o.split("=", 1)[0].strip() for o in set_ or []}
-        explicit = {k for k in ("prompt_style", "limit") if f"eval.{k}" in given or suite}
-        explicit |= {"limit"} if limit is not None else set()
-        for note in match_protocol(ev, load_results(Path(ev.baseline)), explicit):
-            out.print(note)
-    from linguabridge.eval.suites import resolve_tasks
-
-    resolve_tasks(ev)  # missing data or a bad protocol fails here, before the model loads
-    tok = load_tokenizer(cfg.tokenizer.name_or_path if model == TINY else model, cfg.model.trust_remote_code)
-    cfg.model.name_or_path = model
-    loaded = (
-        None
-        if ev.backend == "vllm" and model != TINY
-        else load_model(cfg.model, vocab_size=len(tok), seed=cfg.seed)
-    )
-    path = None if model == TINY else model
-    res = evaluate(loaded, tok, ev, None, out_dir / "results.json", model, model_path=path, model_name=model)
+    notes: list[str] = []
+    res = api.evaluate(model, out_dir, tasks=tasks, suite=suite, data_dir=data_dir, limit=limit,
+                       baseline=baseline, overrides=set_, notes=notes)  # fmt: skip
+    for note in notes:
+        out.print(note)
     out.print(
         f"{len(res['rows'])} rows -> {out_dir / 'results.json'} (lm-eval's format: results_lm_eval.json; "
         f"tables: {out_dir / 'tables.md'})"
     )
-
-
-def _default_recipe(overrides):
-    from linguabridge.recipe import apply_overrides, validate_recipe
-
-    return validate_recipe(apply_overrides({}, overrides or []), overrides=overrides)
 
 
 @app.command("fetch")

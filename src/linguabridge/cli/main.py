@@ -86,10 +86,10 @@ def run(
     set_: SetOpt = None,
 ) -> None:
     """Run the whole pipeline from a recipe; completed stages are skipped, an interrupted run resumes."""
-    from linguabridge.pipeline import run_recipe
+    from linguabridge import api
 
     stages = only.split(",") if only else None
-    index = run_recipe(recipe, out_dir, only=stages, force=force, overrides=set_)
+    index = api.run(recipe, out_dir, only=stages, force=force, overrides=set_)
     if index is None:
         out.print(f"done: {', '.join(stages or [])} in {out_dir} (report not rebuilt: add 'report' to --only)")
     else:

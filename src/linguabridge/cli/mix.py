@@ -10,8 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from linguabridge.cli.common import SetOpt, load_cli_recipe, out
-from linguabridge.errors import LinguabridgeError
+from linguabridge.cli.common import SetOpt, out
 
 app = typer.Typer(
     help="Mixture stage: count tokens per source, plan tokens per source and stage.", no_args_is_help=True
@@ -40,24 +39,9 @@ def plan(
     set_: SetOpt = None,
 ) -> None:
     """Plan tokens per source per stage (shares, epochs, utilisation); refuses infeasible plans with the fix."""
-    from linguabridge.mixture.plan import make_plan
+    from linguabridge import api
 
-    cfg = load_cli_recipe(recipe, set_)
-    measured: dict[str, float] = {}
-    if inventory is not None:
-        from linguabridge.mixture.inventory import read_available
-
-        measured = read_available(inventory)
-        cfg.mixture.available = None
-    elif cfg.mixture.available is None:
-        raise LinguabridgeError(
-            f"{recipe}: the recipe gives no mixture.available token counts",
-            "add them, pass --inventory FILE, or plan inside a run (`linguabridge run`)",
-        )
-    try:
-        result = make_plan(cfg.mixture, measured)
-    except LinguabridgeError as exc:
-        raise LinguabridgeError(f"{recipe}: {exc.message}", exc.hint) from None
+    result = api.plan_mixture(recipe, inventory=inventory, overrides=set_)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     if as_json:
@@ -98,25 +82,9 @@ def inventory_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the inventory as JSON.")] = False,
 ) -> None:
     """Count tokens per (source, language) with the target tokenizer: exact, or estimated from a sample."""
-    from linguabridge.mixture.inventory import count_tokens
-    from linguabridge.tokenizer import load_tokenizer
+    from linguabridge import api
 
-    if estimate is not None and not 0 < estimate <= 1:
-        raise LinguabridgeError(
-            f"--estimate {estimate:g} is not a fraction in (0, 1]", "e.g. --estimate 0.01 tokenizes 1% of documents"
-        )
-
-    inv = count_tokens(
-        inputs,
-        load_tokenizer(tokenizer),
-        set(),
-        mode="exact" if estimate is None else "estimate",
-        sample_rate=1.0 if estimate is None else estimate,
-        workers=workers,
-    )
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        inv.write(out_dir)
+    inv = api.count_tokens(inputs, tokenizer=tokenizer, estimate=estimate, workers=workers, out=out_dir)
     if as_json:
         print(json.dumps(inv.to_json(), ensure_ascii=False))
         return

@@ -26,7 +26,7 @@ def report_cmd(
     Reads whatever the run's stages wrote; a stage that has not run shows as "not available in this run".
     The HTML page embeds its plots and needs no network to view.
     """
-    from linguabridge.report.build import build_report
+    from linguabridge import api
 
-    for p in build_report(run_dir, formats=fmt.split(",")):
+    for p in api.build_report(run_dir, formats=fmt):
         out.print(str(p))

@@ -24,9 +24,9 @@ def stage(
 
     Multi-GPU / multi-node: launch this command with torchrun or `accelerate launch` (configs and a Slurm
     example in recipes/launch/); every process runs the stage, the first one writes the outputs."""
-    from linguabridge.pipeline import run_recipe
+    from linguabridge import api
 
-    run_recipe(recipe, out_dir, only=[stage], overrides=set_)
+    out.print(f"model: {api.train_stage(recipe, stage, out_dir, overrides=set_)}")
 
 
 @app.command("plan")
