@@ -55,3 +55,36 @@ def test_estimate_outside_zero_one_is_refused(tmp_path, estimate):
     assert proc.returncode == 2
     assert "is not a fraction in (0, 1]" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_one_stage_mixture_recipe_plans_and_a_run_needing_stage2_fails_before_work(tmp_path):
+    import linguabridge as lb
+    from linguabridge.errors import ConfigError
+
+    recipe = tmp_path / "mix.yaml"
+    recipe.write_text(
+        "mixture:\n  available: {eng_Latn: 1.0e9, tha_Thai: 1.0e8}\n"
+        "  stages:\n    - {name: stage1, tokens: 5.0e8, shares: {eng_Latn: 0.5, tha_Thai: 0.5}}\n"
+    )
+    plan = lb.plan_mixture(recipe)  # cpt_stage2's default mixture stage does not matter to a plan
+    assert [s.name for s in plan.stages] == ["stage1"]
+    with pytest.raises(ConfigError) as exc:
+        lb.run(recipe, tmp_path / "run")
+    assert "cpt_stage2.mixture_stage 'stage2' is not one of mixture.stages (stage1)" in exc.value.message
+    assert not (tmp_path / "run" / "data").exists()  # refused before any work
+
+
+def test_a_stage_may_set_its_own_temperature(tmp_path):
+    import linguabridge as lb
+
+    recipe = tmp_path / "mix.yaml"
+    body = (
+        "mixture:\n  strategy: temperature\n  temperature: 1.0\n"
+        "  available: {eng_Latn: 9.0e8, tha_Thai: 1.0e8}\n"
+        "  stages:\n    - {name: stage1, tokens: 1.0e8}\n    - {name: stage2, tokens: 1.0e8, temperature: 100}\n"
+    )
+    recipe.write_text(body)
+    plan = lb.plan_mixture(recipe)
+    share = {st.name: {s.name: s.share for s in st.sources} for st in plan.stages}
+    assert share["stage1"]["tha_Thai"] == pytest.approx(0.1, abs=0.01)  # T=1: proportional
+    assert share["stage2"]["tha_Thai"] == pytest.approx(0.49, abs=0.02)  # T=100: nearly uniform

@@ -207,6 +207,7 @@ class MixtureStageConfig(StrictModel):
     tokens: float = Field(gt=0)  # tokens in this stage (floats accept 160e9)
     shares: dict[str, float] = Field(default_factory=dict)  # fixed shares of languages, groups, kinds
     strategy: Literal["explicit", "temperature", "unimax"] | None = None  # None = mixture.strategy
+    temperature: Positive | None = None  # temperature strategy: this stage's T; None = mixture.temperature
     sources: list[str] = Field(default_factory=list)  # what the strategy spreads over; [] = all not fixed
     max_epochs: float = Field(default=4.0, gt=0)  # most passes over any one source within this stage
 
@@ -515,11 +516,23 @@ class RunConfig(StrictModel):
 
     @model_validator(mode="after")
     def _stages_exist(self) -> RunConfig:
+        # Only mixture stages a CPT stage names explicitly are checked here: a mixture-only recipe with one
+        # stage must not fail on cpt_stage2's default. pipeline.run_recipe checks the stages it will run.
         names = {s.name for s in self.mixture.stages}
         for stage in CPT_STAGES:
-            ms = getattr(self, stage).mixture_stage
-            if self.mixture.stages and ms not in names:
+            tc = getattr(self, stage)
+            if self.mixture.stages and tc.mixture_stage not in names and tc.mixture_stage != f"stage{stage[-1]}":
                 raise ValueError(
-                    f"{stage}.mixture_stage {ms!r} is not one of mixture.stages ({', '.join(names)})"
+                    f"{stage}.mixture_stage {tc.mixture_stage!r} is not one of mixture.stages ({', '.join(names)})"
                 )
         return self
+
+    def missing_mixture_stages(self, stages: list[str]) -> list[str]:
+        """Problems with the mixture stages the CPT stages among ``stages`` read (empty: none)."""
+        names = [s.name for s in self.mixture.stages]
+        return [
+            f"{stage}.mixture_stage {getattr(self, stage).mixture_stage!r} is not one of mixture.stages "
+            f"({', '.join(names) or 'none'})"
+            for stage in CPT_STAGES
+            if stage in stages and getattr(self, stage).mixture_stage not in names
+        ]

@@ -19,7 +19,7 @@ from pathlib import Path
 from rich.console import Console
 
 from linguabridge.config import RunConfig
-from linguabridge.errors import LinguabridgeError, did_you_mean
+from linguabridge.errors import ConfigError, LinguabridgeError, did_you_mean
 from linguabridge.io import write_json
 from linguabridge.provenance import fingerprint as hash_facts
 from linguabridge.provenance import package_versions
@@ -100,6 +100,12 @@ def run_recipe(
                 f"unknown stage {name!r}",
                 did_you_mean(name, STAGE_NAMES) or f"stages: {', '.join(STAGE_NAMES)}",
             )
+    problems = cfg.missing_mixture_stages(only or STAGE_NAMES)
+    if problems:  # before any work: the CPT stage would fail hours later
+        raise ConfigError(
+            f"{path}: {problems[0]}",
+            "add that stage under mixture.stages, point the CPT stage at one, or leave it out with --only",
+        )
     run_pipeline(cfg, run_dir, STAGES, only=only, force=force, recipe_files=recipe_files(path))
     if only and "report" not in only:
         return None

@@ -38,7 +38,16 @@ def plan(
     ] = None,
     set_: SetOpt = None,
 ) -> None:
-    """Plan tokens per source per stage (shares, epochs, utilisation); refuses infeasible plans with the fix."""
+    """Plan tokens per source per stage (shares, epochs, utilisation); refuses infeasible plans with the fix.
+
+    What the recipe's `mixture` section sets:
+    - strategy: explicit (a stage's shares sum to 1), temperature (fixed shares; the rest spread by available^(1/temperature): 1 = proportional, large = uniform) or unimax (the rest as uniform as max_epochs allows)
+    - per stage: tokens, shares, sources, max_epochs, and its own strategy / temperature
+    - source_max_epochs: passes over a source across all stages
+    - redistribute_shortfall: true gives a capped source's shortfall to the others (listed); false refuses the plan with the fix
+
+    Example: linguabridge mix plan recipes/marco/mixture.yaml --set mixture.stages.1.temperature=5
+    """
     from linguabridge import api
 
     result = api.plan_mixture(recipe, inventory=inventory, overrides=set_)

@@ -127,7 +127,8 @@ def _stage_targets(
             "list sources under the stage's `sources`, or make the shares sum to 1",
         )
     if strategy == "temperature":
-        weights = temperature_weights({k: available.get(k, 0.0) for k in pool}, cfg.temperature)
+        temperature = cfg.temperature if st.temperature is None else st.temperature
+        weights = temperature_weights({k: available.get(k, 0.0) for k in pool}, temperature)
         targets |= {k: rest * budget * w for k, w in weights.items()}
     else:
         targets |= unimax(rest * budget, {k: caps[k] for k in pool})
