@@ -25,3 +25,16 @@ def test_partial_run_does_not_print_a_report_path(tmp_path, monkeypatch):
     assert "report not rebuilt" in res.output
     res = CliRunner().invoke(app, ["run", "demo", "--out", str(tmp_path)])
     assert f"report: {tmp_path / 'report' / 'index.html'}" in res.output.replace("\n", "")
+
+
+def test_eval_alone_shows_its_help():
+    res = CliRunner().invoke(app, ["eval"])
+    assert res.exit_code == 0
+    assert "Usage:" in res.output and "Example: linguabridge eval --model" in res.output
+
+
+def test_set_examples_are_the_commands_own():
+    mix = CliRunner().invoke(app, ["mix", "plan", "--help"]).output
+    ev = CliRunner().invoke(app, ["eval", "--help"]).output
+    assert "mixture.stages.0.tokens=1e9" in mix and "cpt_stage1.optim.lr" not in mix
+    assert "eval.batch_size=16" in ev and "cpt_stage1.optim.lr" not in ev

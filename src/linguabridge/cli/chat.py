@@ -27,6 +27,8 @@ def chat_cmd(
     """Chat with a model through its saved chat template; answers stop at the end-of-turn token (<|im_end|>).
 
     Interactive mode keeps the conversation; type /reset to start over and /exit (or Ctrl-D) to quit.
+
+    Example: linguabridge chat runs/demo/dpo/model --prompt "Xin chào! Bạn khỏe không?"
     """
     from linguabridge.chat import generate_replies, load_chat_model
 

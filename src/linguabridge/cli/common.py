@@ -9,10 +9,17 @@ import typer
 from rich.console import Console
 
 out = Console()
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option("--set", help="Override a recipe value: --set cpt_stage1.optim.lr=2e-5 (repeatable)."),
-]
+
+
+def set_option(example: str):
+    """The repeatable ``--set KEY=VALUE`` option, with an example of a key this command reads."""
+    return Annotated[
+        list[str] | None,
+        typer.Option("--set", help=f"Override a recipe value (repeatable), e.g. --set {example}"),
+    ]
+
+
+SetOpt = set_option("cpt_stage1.optim.lr=2e-5")  # commands that run training stages
 
 
 def load_cli_recipe(path: str, overrides: list[str] | None):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from linguabridge.cli.common import SetOpt, load_cli_recipe, out
+from linguabridge.cli.common import out, set_option
 from linguabridge.errors import LinguabridgeError
 
 app = typer.Typer(  # its help is eval_cmd's docstring
@@ -42,16 +42,21 @@ def eval_cmd(
             help="A baseline's results.json: deltas per task x language; tasks named alone take its protocol."
         ),
     ] = None,
-    set_: SetOpt = None,
+    set_: set_option("eval.batch_size=16") = None,
 ) -> None:
     """Evaluate a model; writes OUT/results.json (one row per task x language x metric, with its protocol).
 
     A task named alone runs with lm-eval's default protocol for it (XCOPA: test split, zero-shot, lm-eval's
     prompt); a --suite recipe (recipes/marco/eval_base.yaml) applies the Marco Table 4 protocol. Other
     settings (backend: hf|vllm, batch size, prompt style...) go through --set eval.KEY=VALUE.
+
+    Example: linguabridge eval --model runs/demo/dpo/model --tasks xcopa --data-dir ../shared/data --out eval/
     """
     if ctx.invoked_subcommand is not None:
         return
+    if all(v is None for v in (model, out_dir, suite, tasks, data_dir, limit, baseline, set_)):
+        typer.echo(ctx.get_help())  # `linguabridge eval` alone: what it does and how to call it
+        raise typer.Exit()
     if model is None or out_dir is None:
         raise LinguabridgeError(
             "eval needs --model and --out",
@@ -78,7 +83,10 @@ def fetch_cmd(
         str | None, typer.Option(help="Comma-separated languages (default: every language the task defines).")
     ] = None,
 ) -> None:
-    """Download official benchmark data from the Hugging Face Hub into the layout `eval --data-dir` reads."""
+    """Download official benchmark data from the Hugging Face Hub into the layout `eval --data-dir` reads.
+
+    Example: linguabridge eval fetch xcopa belebele --out data/ --languages tha_Thai,vie_Latn
+    """
     from linguabridge.eval.fetch import fetch
 
     langs = [c.strip() for c in languages.split(",")] if languages else None
@@ -99,6 +107,8 @@ def compare_cmd(
 
     Rows are compared only under the same protocol (split, shots, prompt style) and flagged when their
     number of items differs; evaluate with --baseline to take the baseline's protocol.
+
+    Example: linguabridge eval compare runs/demo/eval/dpo/results.json --baseline runs/demo/eval/base/results.json
     """
     from linguabridge.eval.compare import render_tables
     from linguabridge.eval.results import load_results
@@ -111,4 +121,4 @@ def compare_cmd(
         out.print(f"-> {out_file}")
 
 
-__all__ = ["app", "eval_cmd", "load_cli_recipe"]
+__all__ = ["app", "eval_cmd"]

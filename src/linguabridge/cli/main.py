@@ -60,7 +60,10 @@ def languages(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a table.")] = False,
     marco: Annotated[bool, typer.Option("--marco", help="Only the 29 Marco-LLM languages.")] = False,
 ) -> None:
-    """List known languages: canonical code, ISO 639-1 alias, names, script and Marco tier."""
+    """List known languages: canonical code, ISO 639-1 alias, names, script and Marco tier.
+
+    Example: linguabridge languages --marco --json
+    """
     from linguabridge.languages import all_languages, marco_languages
 
     langs = marco_languages() if marco else all_languages()
@@ -85,7 +88,10 @@ def run(
     force: Annotated[bool, typer.Option(help="Rerun stages even if complete.")] = False,
     set_: SetOpt = None,
 ) -> None:
-    """Run the whole pipeline from a recipe; completed stages are skipped, an interrupted run resumes."""
+    """Run the whole pipeline from a recipe; completed stages are skipped, an interrupted run resumes.
+
+    Example: linguabridge run recipes/marco/run.yaml --out runs/marco --set cpt_stage1.optim.lr=2e-5
+    """
     from linguabridge import api
 
     stages = only.split(",") if only else None
@@ -102,7 +108,10 @@ def demo(
     force: Annotated[bool, typer.Option(help="Rerun stages even if complete.")] = False,
     set_: SetOpt = None,
 ) -> None:
-    """Run every stage on the embedded default (tiny Qwen2, real Qwen2 tokenizer, bundled corpus) on CPU."""
+    """Run every stage on the embedded default (tiny Qwen2, real Qwen2 tokenizer, bundled corpus) on CPU.
+
+    Example: linguabridge demo --out runs/demo
+    """
     run(recipe="demo", out_dir=out_dir, only=None, force=force, set_=set_)
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from linguabridge.cli.common import SetOpt, out
+from linguabridge.cli.common import out, set_option
 
 app = typer.Typer(
     help="Mixture stage: count tokens per source, plan tokens per source and stage.", no_args_is_help=True
@@ -36,7 +36,7 @@ def plan(
             help="Plan on measured tokens: an inventory.json from `mix inventory` or a run's mixture/."
         ),
     ] = None,
-    set_: SetOpt = None,
+    set_: set_option("mixture.stages.0.tokens=1e9") = None,
 ) -> None:
     """Plan tokens per source per stage (shares, epochs, utilisation); refuses infeasible plans with the fix.
 
@@ -90,7 +90,10 @@ def inventory_cmd(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the inventory as JSON.")] = False,
 ) -> None:
-    """Count tokens per (source, language) with the target tokenizer: exact, or estimated from a sample."""
+    """Count tokens per (source, language) with the target tokenizer: exact, or estimated from a sample.
+
+    Example: linguabridge mix inventory runs/demo/data/web/kept --estimate 0.1 --out inventory/
+    """
     from linguabridge import api
 
     inv = api.count_tokens(inputs, tokenizer=tokenizer, estimate=estimate, workers=workers, out=out_dir)

@@ -25,6 +25,8 @@ def report_cmd(
 
     Reads whatever the run's stages wrote; a stage that has not run shows as "not available in this run".
     The HTML page embeds its plots and needs no network to view.
+
+    Example: linguabridge report runs/demo --format html
     """
     from linguabridge import api
 

@@ -23,7 +23,10 @@ def stage(
     """Run one training stage of a run (its inputs must be complete); resumes from its last checkpoint.
 
     Multi-GPU / multi-node: launch this command with torchrun or `accelerate launch` (configs and a Slurm
-    example in recipes/launch/); every process runs the stage, the first one writes the outputs."""
+    example in recipes/launch/); every process runs the stage, the first one writes the outputs.
+
+    Example: linguabridge train stage recipes/marco/run.yaml --stage cpt_stage2 --out runs/marco
+    """
     from linguabridge import api
 
     out.print(f"model: {api.train_stage(recipe, stage, out_dir, overrides=set_)}")
@@ -51,7 +54,10 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     set_: SetOpt = None,
 ) -> None:
-    """Print each CPT stage's steps, tokens, FLOPs and estimated GPU-hours for a model size, GPU and MFU."""
+    """Print each CPT stage's steps, tokens, FLOPs and estimated GPU-hours for a model size, GPU and MFU.
+
+    Example: linguabridge train plan recipes/marco/run.yaml --model qwen2-72b --gpu h100 --gpus 64
+    """
     from linguabridge.train.budget import plan_budget
 
     cfg = load_cli_recipe(recipe, set_)
@@ -109,7 +115,10 @@ def extend_vocab(
     """Add tokens learnt from a language's corpus; new embeddings start as the mean of their sub-tokens.
 
     Then point model.name_or_path and tokenizer.name_or_path at --out, and consider
-    cpt_stage1.embeddings_warmup_steps to train only the embeddings first."""
+    cpt_stage1.embeddings_warmup_steps to train only the embeddings first.
+
+    Example: linguabridge train extend-vocab runs/demo/data/web/kept --language th --new-tokens 2000 --out vocab-th/
+    """
     from linguabridge.config import ModelConfig
     from linguabridge.data.records import Document, read_documents
     from linguabridge.errors import LinguabridgeError
