@@ -71,6 +71,9 @@ def test_outputs_of_every_stage(reference_run: Path):
     assert "<|im_start|>assistant" in tok.apply_chat_template(
         [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
     )
+    card = (reference_run / "dpo" / "model" / "README.md").read_text()  # the model card, with its evaluation
+    assert "Stages: base -> cpt_stage1 -> cpt_stage2 -> sft -> dpo" in card and "[None]" not in card
+    assert "| task | language | metric | value | n | vs base |" in card
     results = json.loads((reference_run / "eval" / "results.json").read_text())
     row = results["rows"][0]
     assert {"task", "language", "metric", "value", "split", "shots", "n"} <= set(row)

@@ -256,9 +256,11 @@ def stage_eval(cfg: RunConfig, run_dir: Path) -> dict:
 
 def stage_report(cfg: RunConfig, run_dir: Path) -> dict:
     from linguabridge.report.build import build_report
+    from linguabridge.report.model_card import write_model_cards
 
+    cards = write_model_cards(run_dir)  # each final checkpoint's README.md, with its own evaluation
     paths = build_report(run_dir, formats=cfg.report.formats)
-    return {"files": [str(p.relative_to(run_dir)) for p in paths]}
+    return {"files": [str(p.relative_to(run_dir)) for p in [*paths, *cards]]}
 
 
 STAGES: list[Stage] = [
