@@ -82,6 +82,23 @@ def trained(setup, tmp_path_factory):
     return out, summary
 
 
+def test_tensorboard_events_when_installed(setup, tmp_path, monkeypatch):
+    pytest.importorskip("tensorboard", reason="the [tensorboard] extra")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from linguabridge.train.cpt import run_cpt
+
+    monkeypatch.delenv("LINGUABRIDGE_NO_TENSORBOARD", raising=False)  # conftest turns it off for speed
+    tokens, tok = setup
+    out = tmp_path / "cpt_stage1"
+    run_cpt(tiny_cfg(eval_every=0), plan(4), tokens, model_for(tok), tok, out, seed=0)
+    events = sorted((out / "checkpoints" / "runs").rglob("events.out.tfevents.*"))
+    assert events, "no TensorBoard event file"
+    acc = EventAccumulator(str(events[0].parent))
+    acc.Reload()
+    assert len(acc.Scalars("train/loss")) == 4  # every logged step
+
+
 def test_metrics_hold_per_language_loss_tokens_heldout_and_throughput(trained, setup):
     out, summary = trained
     rs = rows(out / "metrics.jsonl")
