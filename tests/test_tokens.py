@@ -133,3 +133,19 @@ def test_heldout_documents_per_language(corpus, shards):
     assert all(len(v) == 2 for v in held.values()) and len(held) == 16
     ids, nbytes = held["tha_Thai"][0]
     assert ids.dtype == np.int64 and nbytes > 0 and ids[-1] == 151643
+
+
+def test_shards_manifest_names_no_machine_path(tmp_path, qwen_tokenizer):
+    import json
+
+    from linguabridge.mixture.shard_writer import MANIFEST, _portable, tokenize_documents
+    from linguabridge.tokenizer import cache_dir
+
+    src = tmp_path / "docs.jsonl"
+    src.write_text('{"id": "a", "text": "hello world", "metadata": {"language": "eng_Latn"}}\n')
+    tokenize_documents([src], qwen_tokenizer, tmp_path / "tokens", set())
+    manifest = json.loads((tmp_path / "tokens" / MANIFEST).read_text())
+    assert not manifest["tokenizer"].startswith("/"), manifest
+    assert len(manifest["tokenizer_sha"]) == 16
+    assert _portable(str(cache_dir() / "qwen2-tokenizer-v2")) == "$LINGUABRIDGE_CACHE/qwen2-tokenizer-v2"
+    assert _portable("Qwen/Qwen2-0.5B") == "Qwen/Qwen2-0.5B"

@@ -117,6 +117,19 @@ def _fingerprint(
     )
 
 
+def _portable(name: str) -> str:
+    """The tokenizer's name without this machine's paths: the run directory can be copied elsewhere."""
+    from linguabridge.tokenizer import cache_dir
+
+    path = Path(name)
+    if not path.is_absolute():
+        return name  # a hub name
+    try:
+        return "$LINGUABRIDGE_CACHE/" + path.resolve().relative_to(cache_dir().resolve()).as_posix()
+    except ValueError:
+        return path.name  # a local folder: its name (tokenizer_sha identifies the exact files)
+
+
 def _clear(out: Path) -> None:
     for f in out.iterdir():
         if f.name.startswith(("shard-", "index.", "inventory.")) or f.name == MANIFEST:
@@ -144,7 +157,10 @@ def tokenize_documents(
     manifest = out / MANIFEST
     if manifest.is_file() and json.loads(manifest.read_text()).get("fingerprint") != fp:
         _clear(out)  # shards of other inputs or another tokenizer: never mix them in
-    write_json(manifest, {"fingerprint": fp, "tokenizer": spec.name, "docs_per_shard": docs_per_shard})
+    write_json(
+        manifest,
+        {"fingerprint": fp, "tokenizer": _portable(spec.name), "tokenizer_sha": spec.sha, "docs_per_shard": docs_per_shard},
+    )
 
     state = {"shards": 0, "reused": 0}
 
