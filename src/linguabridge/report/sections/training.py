@@ -465,7 +465,7 @@ def _forgetting(run: RunData, tl: Timeline) -> Part:
 # ------------------------------------------------------------------------------------------ SFT / DPO
 def _post(run: RunData) -> Part:
     title = "SFT and DPO curves"
-    rows, panels = [], []
+    rows, panels, warnings = [], [], []
     for stage, metrics in POST_METRICS.items():
         ms = [r for r in run.metrics(stage) if _f(r.get(mk.STEP)) is not None and mk.TRAIN_RUNTIME not in r]
         for key, label, better, drawn in metrics:
@@ -490,6 +490,13 @@ def _post(run: RunData) -> Part:
             )
             if drawn:
                 panels.append((label, stage, [p[0] for p in pts], vals))
+            if key == mk.LOSS and len(vals) > 1 and statistics.fmean(tail) > vals[0]:
+                warnings.append(
+                    f"Warning: {stage} loss rose, {fmt_num(vals[0])} -> {fmt_num(vals[-1])} (mean of the last quarter "
+                    f"{fmt_num(statistics.fmean(tail))}) over {len(vals)} logged steps: the stage did not learn its "
+                    f"objective. Try a lower {stage}.optim.lr{' or a larger dpo.beta' if stage == 'dpo' else ''}, "
+                    "or more steps."
+                )
     if not rows:
         return Part(title, [Missing("SFT/DPO metrics (sft/metrics.jsonl, dpo/metrics.jsonl)")])
     blocks = [
@@ -510,6 +517,7 @@ def _post(run: RunData) -> Part:
             "where chosen beats rejected. Green/red: the change went the desired way or not.",
         )
     ]
+    blocks += [Para(w) for w in warnings]
     if plots.available():
         uri = plots.metric_panels(panels)
         if uri:
