@@ -18,7 +18,7 @@ def _run(tmp_path, losses):
 
 def test_a_rising_dpo_loss_is_flagged(tmp_path):
     (warning,) = _run(tmp_path, [0.693, 0.698, 0.658, 0.699, 0.512, 0.627, 0.554, 0.671, 0.934, 0.79])
-    assert warning.startswith("Warning: dpo loss rose, 0.6931 -> 0.79")
+    assert warning.startswith("Warning: dpo loss rose, 0.693 -> 0.79 (mean of the last quarter 0.862)")
     assert "dpo.optim.lr" in warning
 
 
