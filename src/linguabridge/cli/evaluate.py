@@ -26,7 +26,12 @@ def eval_cmd(
         Path | None, typer.Option("--out", help="Directory for results.json and tables.md.")
     ] = None,
     suite: Annotated[
-        str | None, typer.Option(help="Suite recipe: its eval section (tasks with their protocol) is used.")
+        str | None,
+        typer.Option(
+            "--recipe",
+            "--suite",
+            help="Recipe (path or built-in name) whose eval section (tasks with their protocol) is used.",
+        ),
     ] = None,
     tasks: Annotated[
         str | None,
@@ -47,7 +52,7 @@ def eval_cmd(
     """Evaluate a model; writes OUT/results.json (one row per task x language x metric, with its protocol).
 
     A task named alone runs with lm-eval's default protocol for it (XCOPA: test split, zero-shot, lm-eval's
-    prompt); a --suite recipe (recipes/marco/eval_base.yaml) applies the Marco Table 4 protocol. Other
+    prompt); a --recipe (recipes/marco/eval_base.yaml) applies the Marco Table 4 protocol. Other
     settings (backend: hf|vllm, batch size, prompt style...) go through --set eval.KEY=VALUE.
 
     Example: linguabridge eval --model runs/demo/dpo/model --tasks xcopa --data-dir ../shared/data --out eval/
