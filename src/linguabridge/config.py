@@ -161,6 +161,8 @@ class DataConfig(StrictModel):
 
     inputs: list[str] = ["demo"]
     parallel: list[str] = ["demo"]
+    text_key: str = Field(default="text", min_length=1)  # JSONL/Parquet field of the text (as datatrove's)
+    id_key: str = Field(default="id", min_length=1)  # field of the id; absent ids come from file and line
     min_words: NonNegative = 50  # Gopher minimum of words per document (segmented for scripts without spaces)
     max_words: Count = 100_000  # Gopher maximum
     lid_backend: str = "py3langid"  # or "fasttext:/path/lid.176.bin" (also GlotLID's model.bin)

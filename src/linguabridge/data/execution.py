@@ -20,15 +20,16 @@ from linguabridge.errors import require
 from linguabridge.io import write_json
 from linguabridge.runtime import die_with_parent
 
-MARKER = "_DONE.json"
+MARKER = "_COMPLETE.json"  # a whole run's, last file written (every stage's convention, pipeline.MARKER)
+SHARD_MARKER = "_DONE.json"  # one shard's or pass's, inside the run's _work/ (removed with it)
 
 
 def is_done(folder: Path) -> bool:
-    return (folder / MARKER).is_file()
+    return (folder / SHARD_MARKER).is_file()
 
 
 def mark_done(folder: Path, info: dict) -> None:
-    write_json(folder / MARKER, info)
+    write_json(folder / SHARD_MARKER, info)
 
 
 def run_shards(
