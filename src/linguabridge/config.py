@@ -168,6 +168,15 @@ class DataConfig(StrictModel):
     lid_backend: str = "py3langid"  # or "fasttext:/path/lid.176.bin" (also GlotLID's model.bin)
     rules_file: str | None = None  # per-language thresholds TSV (`data thresholds` output) over the bundled table
     thresholds: dict[str, dict[str, float | str | None]] = Field(default_factory=dict)  # {lang or "*": {rule: value}}
+    # {metadata.source: {lang or "*": {rule: value}}} over the above, for documents of that source. Man pages
+    # (scripts/build_real_corpus.py) are reference text: synopsis and option lines end without punctuation and
+    # "-q", "[FILE]..." are words without letters, so web prose rules reject every page (measured on
+    # manpages-id/-vi: 0.08-0.52 of lines end in punctuation, 0.61-0.79 of words have letters).
+    source_thresholds: dict[str, dict[str, dict[str, float | str | None]]] = Field(
+        default_factory=lambda: {
+            "manpages": {"*": {"line_punct_thr": 0.0, "max_non_alpha_words_ratio": 0.5, "new_line_ratio": 0.3}}
+        }
+    )
     min_script_ratio: Share = 0.5  # share of letters in the script of the identified language
     fix_text: bool = False  # repair mojibake with ftfy before anything else
     kenlm_models: dict[str, str] = Field(default_factory=dict)  # {lang: .arpa/.bin}; scores kept, max_perplexity rule
