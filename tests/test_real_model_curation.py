@@ -176,3 +176,28 @@ def test_source_rules_layer_over_language_rules():
 def test_the_default_config_carries_the_man_page_rules():
     rules = DataConfig().source_thresholds["manpages"]["*"]
     assert rules["line_punct_thr"] == 0.0 and 0 < rules["max_non_alpha_words_ratio"] < 0.8
+
+
+def test_curation_keeps_the_corpus_split(curated):
+    import gzip
+
+    kept = [json.loads(line) for f in curated.glob("kept/*") for line in gzip.open(f, "rt", encoding="utf-8")]
+    assert {d["metadata"]["split"] for d in kept} == {"train"}
+
+
+def test_the_corpus_held_out_pages_are_the_held_out_set(tmp_path):
+    """Man pages held out by page name stay held out, and a language with such pages gets no random ones."""
+    from linguabridge.mixture.inventory import iter_curated, select_heldout
+
+    docs = [_page(f"ind-{i}", f"teks {i}", "ind_Latn", "manpages") for i in range(10)]
+    docs += [_page(f"vie-{i}", f"văn bản {i}", "vie_Latn", "manpages") for i in range(10)]
+    docs += [_page(f"tur-{i}", f"metin {i}", "tur_Latn", "web") for i in range(10)]
+    for d in docs:
+        if d["id"].endswith("-3"):
+            d["metadata"]["split"] = "heldout"  # page 3 is held out in every language that has it
+    del docs[-1]["metadata"]["split"]  # web text without a split: the seeded choice as before
+    path = _docs(tmp_path, docs)
+    heldout = select_heldout(iter_curated([path]), per_language=2, seed=0)
+    assert {"ind-3", "vie-3", "tur-3"} <= heldout
+    assert {h for h in heldout if not h.startswith("tur")} == {"ind-3", "vie-3"}
+    assert len([h for h in heldout if h.startswith("tur")]) == 1  # tur has a corpus split too: only that page
