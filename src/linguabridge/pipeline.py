@@ -129,7 +129,7 @@ def run_pipeline(
     run_dir.mkdir(parents=True, exist_ok=True)
     if main:
         write_json(run_dir / "recipe.resolved.json", cfg.model_dump(mode="json"))
-        _write_run_facts(run_dir, recipe_files)
+        _write_run_facts(run_dir, recipe_files, cfg)
     names = [s.name for s in stages]
     fps = stage_fingerprints(cfg, stages)
     for stage in stages:
@@ -174,7 +174,11 @@ def run_pipeline(
             _wait_for(marker)
 
 
-def _write_run_facts(run_dir: Path, recipe_files: list[Path] | None = None) -> None:
+def _write_run_facts(
+    run_dir: Path, recipe_files: list[Path] | None = None, cfg: RunConfig | None = None
+) -> None:
+    from linguabridge.models.sources import source_facts
+
     facts = {
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -182,6 +186,9 @@ def _write_run_facts(run_dir: Path, recipe_files: list[Path] | None = None) -> N
         "recipe_files": [str(p) for p in recipe_files or []],
         "world_size": world_size(),
     }
+    if cfg is not None:  # for a GGUF or built-in model: which file was converted, and with what
+        facts["base_model"] = source_facts(cfg.model.name_or_path)
+        facts["tokenizer_source"] = source_facts(cfg.tokenizer.name_or_path)
     facts |= package_versions(
         ("linguabridge", "torch", "transformers", "trl", "accelerate", "datasets", "tokenizers", "lm-eval")
     )

@@ -86,9 +86,11 @@ def curated_files(run_dir: Path) -> list[Path]:
 
 
 def _tokenizer(cfg: RunConfig):
+    """The recipe's tokenizer; a GGUF file or built-in model name gives the tokenizer of its conversion."""
+    from linguabridge.models.sources import resolve_source
     from linguabridge.tokenizer import load_tokenizer
 
-    return load_tokenizer(cfg.tokenizer.name_or_path, cfg.model.trust_remote_code)
+    return load_tokenizer(resolve_source(cfg.tokenizer.name_or_path)[0], cfg.model.trust_remote_code)
 
 
 # --------------------------------------------------------------------------------------------- mixture
@@ -161,7 +163,11 @@ def load_stage_model(cfg: RunConfig, run_dir: Path, source: str, tokenizer):
 
     if source == "base":
         return load_model(
-            cfg.model, vocab_size=len(tokenizer), seed=cfg.seed, eos_token_id=tokenizer.eos_token_id
+            cfg.model,
+            vocab_size=len(tokenizer),
+            seed=cfg.seed,
+            eos_token_id=tokenizer.eos_token_id,
+            tokenizer=tokenizer,
         )
     path = run_dir / source / "model" if source in STAGE_ORDER else Path(source)
     if not path.is_dir():

@@ -132,7 +132,7 @@ class Chain:
     def __init__(self, cfg: DataConfig, languages: list[str]):
         self.cfg = cfg
         self.targets = set(languages)
-        self.rules = RulesBook(cfg.rules_file, cfg.thresholds)
+        self.rules = RulesBook(cfg.rules_file, cfg.thresholds, cfg.source_thresholds)
         self.url = UrlFilter(cfg.url_blocklist)
         self.lid = get_identifier(cfg.lid_backend)
         self.script = ScriptConsistency(cfg.min_script_ratio)
@@ -166,7 +166,8 @@ class Chain:
         doc.metadata["language_score"] = round(pred.score, 4)
         if pred.resolved_by:
             doc.metadata["language_resolved_by"] = pred.resolved_by
-        rules = self.rules.get(lang)
+        source = doc.metadata["source"]
+        rules = self.rules.get(lang, source)  # a source with its own thresholds (man pages) is judged by them
         scores: dict = {}
         doc.metadata["scores"] = scores
         if lang not in self.targets:
@@ -182,9 +183,10 @@ class Chain:
             rules = self._relaxed(lang, rules, off)
         if lang not in stats.segmenters:
             stats.segmenters[lang] = {"segmenter": seg.name, "fallback": seg.fallback, "rules_off": list(off)}
+        if self.rules.label(lang, source) not in stats.rules:
             used = {k: (None if v == float("inf") else v) for k, v in dataclasses.asdict(rules).items()}
             used["stop_words"] = len(rules.stop_words)
-            stats.rules[lang] = used
+            stats.rules[self.rules.label(lang, source)] = used
         a = Analysis(doc.text, lang, seg)
         reason = self.script(doc, a, rules, scores)
         stats.step("script", lang, reason)
