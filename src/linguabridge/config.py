@@ -484,13 +484,15 @@ class EvalConfig(StrictModel):
     data_dir: str | None = None  # local benchmark data (DIR/<task>/ or DIR itself); demo_* tasks are bundled
     stages: list[str] = ["base", "cpt_stage2", "sft", "dpo"]  # which checkpoints to evaluate
     limit: Count | None = None  # items per task (quick looks; recorded in every row)
-    batch_size: Count = 8
+    batch_size: Count = 8  # hf backend: requests per forward (the linguabridge backend batches by tokens)
     max_new_tokens: Count = 48  # generation tasks stop at the end of the line or here
     # lm-eval: its prompts exactly; script-aware: no space before zh/ja/th continuations, fixed XCOPA quirks
     prompt_style: Literal["lm-eval", "script-aware"] = "lm-eval"
     chat_template: bool = False  # wrap prompts in the model's chat template (chat models)
-    backend: Literal["hf", "vllm"] = "hf"  # vllm needs a GPU and `pip install 'linguabridge[gpu]'`
-    device: str | None = None  # hf backend: None = cuda when available, else cpu
+    # linguabridge: our scorer (eval/scorer.py) inside lm-eval; hf: lm-eval's HFLM (the reference);
+    # vllm needs a GPU and `pip install 'linguabridge[gpu]'`
+    backend: Literal["linguabridge", "hf", "vllm"] = "linguabridge"
+    device: str | None = None  # linguabridge and hf backends: None = cuda when available, else cpu
     tensor_parallel_size: Count = 1  # vllm
     data_parallel_size: Count = 1  # vllm
     fewshot_seed: int = 1234  # which few-shot examples are drawn
