@@ -249,7 +249,7 @@ def build_judge_pairs(
     """Highest- vs lowest-scored candidate per prompt, scored by an LLM judge.
 
     ``items``: ``{"id", "language", "prompt": [messages], "candidates": [str, ...]}``. ``backend`` is a
-    generation backend of ``data/generation.py`` (``OpenAIBackend`` for any OpenAI-compatible server, or
+    generation backend (``data/openai_backend.OpenAIBackend`` for any OpenAI-compatible server, or
     ``HFBackend``); requests go through the same SQLite request cache as synthetic generation, so a rerun
     sends only what has no answer yet. Returns the pairs and the request counters.
     """
@@ -342,7 +342,7 @@ def build_preference_set(
                     "point it at an OpenAI-compatible server, or drop 'judge' from builders",
                 )
             from linguabridge.chat import generate_replies
-            from linguabridge.data.generation import OpenAIBackend
+            from linguabridge.data.openai_backend import OpenAIBackend
 
             backend = OpenAIBackend(cfg.judge_endpoint, cfg.judge_api_key_env)
             picked = rng.sample(conversations, min(cfg.judge_prompts, len(conversations)))
