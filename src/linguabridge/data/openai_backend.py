@@ -66,7 +66,7 @@ class _RedactingFilter(logging.Filter):
 
 
 @contextlib.contextmanager
-def _redacted_logs(secrets: list[str], names=("openai", "httpx2", "httpx")):
+def _redacted_logs(secrets: list[str], names=("openai", "httpx2", "httpcore2", "httpx", "httpcore")):
     filt = _RedactingFilter(secrets)
     loggers = [logging.getLogger(n) for n in names]
     for lg in loggers:

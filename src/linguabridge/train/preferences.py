@@ -265,6 +265,9 @@ def build_judge_pairs(
         todo = list({r.key: r for r in requests if r.key not in have}.values())
         counters = backend.run(todo, cache.record) if todo else RunCounters()
         results = {r.key: cache.get(r.key) for r in requests}
+        failures = {
+            k: cache.failure(k) for k, v in results.items() if v is None
+        }  # why a candidate is unscored
     finally:
         cache.close()
     by_item: dict[str, list] = defaultdict(list)
@@ -276,7 +279,11 @@ def build_judge_pairs(
     for item in items:
         scored = [(s, j) for s, j in by_item[item["id"]] if s is not None]
         if len(scored) < 2:
-            drops.append({"id": item["id"], "reject_reason": "fewer_than_2_scored_candidates"})
+            errors = [
+                f["error"] for r in requests if r.meta["item"] == item["id"] and (f := failures.get(r.key))
+            ]
+            drops.append({"id": item["id"], "reject_reason": "fewer_than_2_scored_candidates"}
+                         | ({"judge_failures": errors} if errors else {}))  # fmt: skip
             continue
         best, worst = max(scored), min(scored)
         if best[0] - worst[0] < min_gap:
