@@ -219,7 +219,7 @@ class _JudgeServer:
 
 
 def test_judge_pairs_through_an_openai_compatible_server_cached_and_resumable(tmp_path):
-    from linguabridge.data.generation import OpenAIBackend
+    from linguabridge.data.openai_backend import OpenAIBackend
 
     convs = [c for c in load_conversations([DEMO / "sft.jsonl"]) if c["id"].endswith(("-01", "-02", "-03"))]
     by_group = {}

@@ -11,7 +11,8 @@ import time
 import pytest
 
 from linguabridge.config import SyntheticConfig
-from linguabridge.data.generation import Outcome, RateLimiter, Request, RequestCache, request_key
+from linguabridge.data.generation import Outcome, Request, RequestCache, request_key
+from linguabridge.data.openai_backend import RateLimiter
 from linguabridge.data.synthetic.checks import OutputChecker
 from linguabridge.data.synthetic.prompts import (
     keywords_from_corpus,

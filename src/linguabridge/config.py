@@ -127,10 +127,13 @@ class BitextConfig(StrictModel):
         return out
 
 
+SyntheticFamily = Literal["explanation", "story", "fewshot"]  # the prompts of assets/synthetic/families.yaml
+
+
 class SyntheticConfig(StrictModel):
     """Synthetic text (``data/synthetic/``): Marco's three prompt families sent to an LLM backend."""
 
-    families: list[str] = ["explanation", "story", "fewshot"]  # entries of assets/synthetic/families.yaml
+    families: list[SyntheticFamily] = Field(default=["explanation", "story", "fewshot"], min_length=1)
     languages: list[str] = Field(default_factory=list)  # [] = the run's languages
     n_per_language: int = Field(default=100, ge=1)  # requests per language, spread over the families
     backend: Literal["openai", "hf"] = "openai"  # OpenAI-compatible HTTP server, or in-process transformers
@@ -139,8 +142,9 @@ class SyntheticConfig(StrictModel):
     api_key_env: str = "OPENAI_API_KEY"  # environment variable holding the key; never logged or cached
     concurrency: int = Field(default=8, ge=1)  # requests in flight at once
     requests_per_second: float | None = Field(default=None, gt=0)  # rate limit; None = none
-    timeout_s: float = Field(default=120, gt=0)  # per request
+    timeout_s: float = Field(default=120, gt=0)  # per attempt, the whole reply (a retry gets its own)
     max_retries: int = Field(default=4, ge=0)  # retries of timeouts, connection errors, 408/409/429 and 5xx
+    retry_wait_max_s: float = Field(default=60, ge=0, le=600)  # cap on each wait before a retry (Retry-After)
     temperature: float = Field(default=0.8, ge=0)
     top_p: float = Field(default=0.95, gt=0, le=1)
     max_tokens: int = Field(default=1024, ge=1)
@@ -154,6 +158,7 @@ class SyntheticConfig(StrictModel):
     min_language_score: float = Field(default=0.5, ge=0, le=1)  # output LID must name the requested language
     near_dup_threshold: float = Field(default=0.8, gt=0, le=1)  # outputs this similar to an earlier one: dropped
     hf_batch_size: int = Field(default=4, ge=1)  # hf backend: prompts per generate() call
+    max_failed_share: Share = 0.1  # `data synth` exits 2 when more of the plan failed (always when all did)
 
     _canon = field_validator("languages")(classmethod(lambda cls, v: _codes(v)))
 

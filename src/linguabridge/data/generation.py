@@ -1,11 +1,9 @@
-"""Generation backends for synthetic data, and the on-disk request cache that makes runs resumable.
+"""Generation requests, the on-disk request cache that makes runs resumable, and the in-process backend.
 
-- :class:`OpenAIBackend`: any OpenAI-compatible ``/chat/completions`` endpoint (vLLM, SGLang, ``transformers
-  serve``, hosted APIs) through ``openai.AsyncOpenAI``, whose own retries (exponential backoff, Retry-After
-  honoured) cover timeouts, connection errors, 408/409/429 and 5xx; here: bounded concurrency, a request-rate
-  limit on every attempt and a count of every attempt and error kind. The API key is read from an environment
-  variable and only ever placed in the Authorization header: it is not part of a request's key, the cache, the
-  stats or any error message.
+A backend has ``run(requests, on_outcome) -> RunCounters`` and calls ``on_outcome`` once per request:
+
+- :class:`~linguabridge.data.openai_backend.OpenAIBackend`: any OpenAI-compatible ``/chat/completions``
+  endpoint (vLLM, SGLang, ``transformers serve``, hosted APIs), bounded retries, the API key redacted.
 - :class:`HFBackend`: in-process ``transformers`` generation for small local models.
 - :class:`RequestCache`: SQLite (stdlib; atomic commits survive a kill) keyed by ``sha256(messages, params,
   model)``. Each result is committed the moment it arrives, so a rerun after a crash sends only the requests
@@ -14,11 +12,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import hashlib
 import json
-import os
 import sqlite3
 import time
 from collections import Counter
@@ -142,143 +137,6 @@ class RequestCache:
 
     def close(self) -> None:
         self._db.close()
-
-
-# ---------------------------------------------------------------------------------------------- openai
-class RateLimiter:
-    """At most ``rate`` request starts per second, evenly spaced (shared by all concurrent workers)."""
-
-    def __init__(self, rate: float | None):
-        self.interval = 1.0 / rate if rate else 0.0
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        if not self.interval:
-            return
-        async with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next)
-            self._next = start + self.interval
-        if start > now:
-            await asyncio.sleep(start - now)
-
-
-class OpenAIBackend:
-    """Chat completions from an OpenAI-compatible server."""
-
-    def __init__(
-        self,
-        endpoint: str,
-        api_key_env: str = "OPENAI_API_KEY",
-        concurrency: int = 8,
-        requests_per_second: float | None = None,
-        timeout_s: float = 120.0,
-        max_retries: int = 4,
-    ):
-        if not endpoint or not endpoint.startswith(("http://", "https://")):
-            raise LinguabridgeError(
-                f"endpoint {endpoint!r} is not an http(s) URL", "e.g. --endpoint http://127.0.0.1:8000/v1"
-            )
-        self.base_url = endpoint.rstrip("/").removesuffix("/chat/completions")
-        self.api_key_env = api_key_env
-        self.concurrency, self.rps = concurrency, requests_per_second
-        self.timeout_s, self.max_retries = timeout_s, max_retries
-
-    def run(self, requests: list[Request], on_outcome: Callable[[Outcome], None]) -> RunCounters:
-        counters = RunCounters()
-        if requests:
-            asyncio.run(self._run(requests, on_outcome, counters))
-        return counters
-
-    async def _run(self, requests, on_outcome, counters: RunCounters) -> None:
-        openai = require("openai", "data")
-        httpx = require("httpx2", "data")  # the HTTP client openai is built on
-        transport = _counting_transport(
-            httpx, httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=self.concurrency)),
-            RateLimiter(self.rps), counters,
-        )  # fmt: skip
-        sem = asyncio.Semaphore(self.concurrency)
-        key = os.environ.get(self.api_key_env)
-        # Without a key (local servers need none) no Authorization header is sent; the placeholder only keeps
-        # the client from falling back to $OPENAI_API_KEY when another variable is configured.
-        headers = {} if key else {"Authorization": openai.omit}
-        async with openai.AsyncOpenAI(
-            base_url=self.base_url,
-            api_key=key or "no-key",
-            max_retries=self.max_retries,
-            timeout=self.timeout_s,
-            http_client=openai.DefaultAsyncHttpxClient(transport=transport),
-        ) as client:
-
-            async def one(req: Request) -> None:
-                async with sem:
-                    counters.sent += 1
-                    attempts = [0]
-                    _ATTEMPTS.set(attempts)  # this task's own counter: the transport adds each attempt
-                    outcome = await self._call(openai, client, req, headers, counters)
-                    outcome.attempts = attempts[0]
-                    counters.retries += max(0, attempts[0] - 1)
-                if outcome.text is None:
-                    counters.failed += 1
-                else:
-                    counters.succeeded += 1
-                on_outcome(outcome)
-
-            await asyncio.gather(*(one(r) for r in requests))
-
-    async def _call(self, openai, client, req: Request, headers: dict, counters: RunCounters) -> Outcome:
-        try:
-            completion = await client.chat.completions.create(
-                model=req.model, messages=req.messages, extra_headers=headers, **req.params
-            )
-            choice = completion.choices[0]
-            usage = completion.usage.to_dict() if completion.usage is not None else None
-            return Outcome(req.key, choice.message.content or "", None, 1, choice.finish_reason, usage)
-        except openai.APIStatusError as exc:
-            detail = exc.response.text[:200].replace("\n", " ")
-            error = f"http_{exc.status_code}: {detail}"
-            if exc.status_code in (401, 403):
-                error += f" (check the key in ${self.api_key_env})"
-        except openai.APITimeoutError:
-            error = f"timeout after {self.timeout_s:g} s"
-        except openai.APIConnectionError as exc:
-            cause = exc.__cause__ or exc
-            error = f"connection: {type(cause).__name__}: {cause}"[:200]
-        except (openai.APIResponseValidationError, AttributeError, IndexError, TypeError, ValueError) as exc:
-            counters.errors["bad_response"] += 1  # a 200 without a usable choice (not retried by the client)
-            error = f"bad response: {type(exc).__name__}: {exc}"[:200]
-        return Outcome(req.key, None, error)
-
-
-_ATTEMPTS: contextvars.ContextVar[list[int]] = contextvars.ContextVar("attempts")
-
-
-def _counting_transport(httpx, inner, limiter: RateLimiter, counters: RunCounters):
-    """The transport every attempt of the openai client goes through, its own retries included: the rate limit
-    applies to each attempt, and each attempt and failure is counted (by kind: timeout, connection, http_NNN)."""
-
-    class CountingTransport(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request):
-            await limiter.wait()
-            counters.attempts += 1
-            _ATTEMPTS.get()[0] += 1
-            try:
-                response = await inner.handle_async_request(request)
-            except httpx.TimeoutException:
-                counters.errors["timeout"] += 1
-                raise
-            except httpx.TransportError:
-                counters.errors["connection"] += 1
-                raise
-            if response.status_code >= 400:
-                counters.errors[f"http_{response.status_code}"] += 1
-            return response
-
-        async def aclose(self) -> None:
-            await inner.aclose()
-
-    return CountingTransport()
 
 
 # ---------------------------------------------------------------------------------------------- hf local

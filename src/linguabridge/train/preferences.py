@@ -249,7 +249,7 @@ def build_judge_pairs(
     """Highest- vs lowest-scored candidate per prompt, scored by an LLM judge.
 
     ``items``: ``{"id", "language", "prompt": [messages], "candidates": [str, ...]}``. ``backend`` is a
-    generation backend of ``data/generation.py`` (``OpenAIBackend`` for any OpenAI-compatible server, or
+    generation backend (``data/openai_backend.OpenAIBackend`` for any OpenAI-compatible server, or
     ``HFBackend``); requests go through the same SQLite request cache as synthetic generation, so a rerun
     sends only what has no answer yet. Returns the pairs and the request counters.
     """
@@ -265,6 +265,9 @@ def build_judge_pairs(
         todo = list({r.key: r for r in requests if r.key not in have}.values())
         counters = backend.run(todo, cache.record) if todo else RunCounters()
         results = {r.key: cache.get(r.key) for r in requests}
+        failures = {
+            k: cache.failure(k) for k, v in results.items() if v is None
+        }  # why a candidate is unscored
     finally:
         cache.close()
     by_item: dict[str, list] = defaultdict(list)
@@ -276,7 +279,11 @@ def build_judge_pairs(
     for item in items:
         scored = [(s, j) for s, j in by_item[item["id"]] if s is not None]
         if len(scored) < 2:
-            drops.append({"id": item["id"], "reject_reason": "fewer_than_2_scored_candidates"})
+            errors = [
+                f["error"] for r in requests if r.meta["item"] == item["id"] and (f := failures.get(r.key))
+            ]
+            drops.append({"id": item["id"], "reject_reason": "fewer_than_2_scored_candidates"}
+                         | ({"judge_failures": errors} if errors else {}))  # fmt: skip
             continue
         best, worst = max(scored), min(scored)
         if best[0] - worst[0] < min_gap:
@@ -342,7 +349,7 @@ def build_preference_set(
                     "point it at an OpenAI-compatible server, or drop 'judge' from builders",
                 )
             from linguabridge.chat import generate_replies
-            from linguabridge.data.generation import OpenAIBackend
+            from linguabridge.data.openai_backend import OpenAIBackend
 
             backend = OpenAIBackend(cfg.judge_endpoint, cfg.judge_api_key_env)
             picked = rng.sample(conversations, min(cfg.judge_prompts, len(conversations)))
