@@ -73,8 +73,13 @@ def _lora_config(cfg: PostTrainConfig):
 
 
 def _atomic(trainer_cls):
-    """The TRL trainer with CPT's checkpoint convention: staged, sealed with a manifest, then renamed."""
-    return type(f"Atomic{trainer_cls.__name__}", (AtomicCheckpointMixin, trainer_cls), {})
+    """The TRL trainer with CPT's checkpoint convention (staged, sealed with a manifest, then renamed) and our
+    progress display instead of transformers' printed log dicts."""
+    from linguabridge.train.callbacks import ConsoleProgressMixin
+
+    return type(
+        f"Atomic{trainer_cls.__name__}", (ConsoleProgressMixin, AtomicCheckpointMixin, trainer_cls), {}
+    )
 
 
 def _resume_point(out_dir: Path) -> tuple[str | None, MetricsLog]:
