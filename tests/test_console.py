@@ -124,3 +124,42 @@ def test_stages_print_summaries_not_library_noise(tmp_path):
     assert (out / "cpt_stage1" / console.LOG_FILE).is_file()
     done = json.loads((out / "cpt_stage1" / "_COMPLETE.json").read_text())["summary"]
     assert set(done["heldout_bpb_by_tier"]) == {"high", "low"}
+
+
+def test_lm_eval_request_bars_are_off_and_the_model_keeps_its_name():
+    from linguabridge.eval.lmeval_bridge import _without_request_bars
+
+    class HFLM:  # lm-eval's signature: each request method shows a bar unless told otherwise
+        def loglikelihood(self, requests, disable_tqdm=False):
+            return disable_tqdm
+
+        loglikelihood_rolling = generate_until = loglikelihood
+
+    quiet = _without_request_bars(HFLM)()
+    assert type(quiet).__name__ == "HFLM" and isinstance(quiet, HFLM)  # lm-eval records the class name
+    assert quiet.loglikelihood([]) and quiet.loglikelihood_rolling([]) and quiet.generate_until([])
+
+
+def test_summaries_say_what_each_stage_did():
+    from linguabridge import stage_summaries as say
+    from linguabridge.stages import _rejections, deltas_by_tier
+
+    steps = {"url": {"in": 9, "out": 8, "dropped:url_blocklist": 1}, "dedup": {"dropped:exact_duplicate": 3}}
+    data = {"web": {"input": 10, "kept": 6, "rejected": 4}, "web_rejected_by_reason": _rejections(steps)}
+    assert list(data["web_rejected_by_reason"]) == ["exact_duplicate", "url_blocklist"]
+    lines = say.describe_data(data, 2.0)
+    assert lines[0] == "web: 6 of 10 documents kept, 4 rejected (5 docs/s)"
+    assert lines[1] == "top rejections: exact_duplicate 3, url_blocklist 1"
+    cpt = {"steps": 30, "tokens": 15360, "heldout_bpb_by_tier": {"high": {"before": 4.4, "after": 3.9}}}
+    assert "held-out bpb high-resource: 4.400 -> 3.900" in say.describe_cpt("cpt_stage1")(cpt, 1.0)
+    rows = [
+        {"checkpoint": c, "task": "copa", "language": lang, "metric": "acc", "value": v}
+        for c, lang, v in [("base", "eng_Latn", 0.5), ("dpo", "eng_Latn", 0.75), ("base", "kaz_Cyrl", 0.5)]
+    ]
+    deltas = deltas_by_tier(rows, "base", "dpo")  # kaz_Cyrl has no dpo row: not compared
+    assert deltas == {"high": {"copa acc": 0.25}}
+    lines = say.describe_eval({"rows": 3, "checkpoints": ["base", "dpo"], "deltas_by_tier": deltas}, 1.0)
+    assert "  high-resource: copa acc +0.25" in lines
+    assert say.describe_mixture({}, 1.0) == [
+        "outputs: mixture/plan.json, mixture/inventory.tsv"
+    ]  # older summary

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from linguabridge import stage_summaries as say
 from linguabridge.config import CPTConfig, RunConfig, TrainStageConfig
+from linguabridge.console import progress
 from linguabridge.errors import LinguabridgeError
 from linguabridge.io import write_json
 from linguabridge.languages import get_language
@@ -282,14 +283,17 @@ def stage_eval(cfg: RunConfig, run_dir: Path) -> dict:
     tok = _tokenizer(cfg)
     rows: list[dict] = []
     names = {}
-    for label in cfg.eval.stages:
-        model = load_stage_model(cfg, run_dir, label, tok)
-        names[label] = _checkpoint_name(cfg, run_dir, label)
-        res = evaluate(
-            model, tok, cfg.eval, run_dir / "tokens", run_dir / "eval" / label / "results.json", label,
-            model_name=names[label],
-        )  # fmt: skip
-        rows += res["rows"]
+    with progress("eval", len(cfg.eval.stages), unit="checkpoints") as bar:
+        for label in cfg.eval.stages:
+            bar.update(info=label)
+            model = load_stage_model(cfg, run_dir, label, tok)
+            names[label] = _checkpoint_name(cfg, run_dir, label)
+            res = evaluate(
+                model, tok, cfg.eval, run_dir / "tokens", run_dir / "eval" / label / "results.json", label,
+                model_name=names[label],
+            )  # fmt: skip
+            rows += res["rows"]
+            bar.update(advance=1)
     final = cfg.eval.stages[-1]
     result = results_doc(names[final], rows, checkpoints=names)
     write_json(run_dir / "eval" / "results.json", result)
