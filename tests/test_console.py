@@ -163,3 +163,41 @@ def test_summaries_say_what_each_stage_did():
     assert say.describe_mixture({}, 1.0) == [
         "outputs: mixture/plan.json, mixture/inventory.tsv"
     ]  # older summary
+
+
+def test_trainers_show_one_progress_line_instead_of_log_dicts(capsys, level):
+    from types import SimpleNamespace
+
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from linguabridge.train.callbacks import ConsoleProgressMixin, TrainProgress
+
+    class Trainer:  # what transformers' Trainer does with its default printer
+        def __init__(self):
+            self.callbacks = [ProgressCallback, PrinterCallback]
+
+        def remove_callback(self, cb):
+            self.callbacks.remove(cb)
+
+        def add_callback(self, cb):
+            self.callbacks.append(cb)
+
+    level(console.NORMAL)
+    (progress,) = type("Quiet", (ConsoleProgressMixin, Trainer), {})().callbacks
+    assert isinstance(progress, TrainProgress)
+    state = SimpleNamespace(is_world_process_zero=True, max_steps=4, global_step=0)
+    progress.on_train_begin(None, state, None)
+    with console.progress("nested", 2) as inner:  # a second bar joins the live display
+        inner.update(advance=1)
+    state.global_step = 2
+    progress.on_step_end(None, state, None)
+    progress.on_log(None, state, None, logs={"loss": 1.5, "num_tokens": 100.0})
+    progress.on_log(None, state, None, logs={"train_runtime": 1.0, "train_loss": 1.5})  # the summary row
+    progress.on_train_end(None, state, None)
+    err = capsys.readouterr().err
+    assert "2/4" in err and "loss 1.5" in err and "tokens/s" in err and "{'" not in err
+    level(console.VERBOSE)  # today's output: transformers keeps its own callbacks
+    assert type("Loud", (ConsoleProgressMixin, Trainer), {})().callbacks == [
+        ProgressCallback,
+        PrinterCallback,
+    ]

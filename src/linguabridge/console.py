@@ -39,6 +39,7 @@ LOG_FILE = "log.txt"
 LIBRARY_LOGGERS = ("transformers", "datasets", "lm_eval", "trl", "accelerate", "peft", "huggingface_hub")
 
 _level = NORMAL
+_active: Progress | None = None  # the live progress display, while one runs
 
 
 def _rank() -> int:
@@ -222,10 +223,22 @@ def progress(
         TimeRemainingColumn(),
         TextColumn("{task.fields[info]}"),
     ]
+    global _active
+    if _active is not None:  # rich allows one live display at a time: a nested bar is a line of the outer one
+        task = _active.add_task(description, total=total, completed=completed, info="")
+        try:
+            yield Bar(_active, task)
+        finally:
+            _active.remove_task(task)
+        return
     # redirect_*=False: stage_output owns stdout/stderr; rich must not pull library output back on screen
     with Progress(*columns, console=console, redirect_stdout=False, redirect_stderr=False) as bar:
-        task = bar.add_task(description, total=total, completed=completed, info="")
-        yield Bar(bar, task)
+        _active = bar
+        try:
+            task = bar.add_task(description, total=total, completed=completed, info="")
+            yield Bar(bar, task)
+        finally:
+            _active = None
 
 
 # -------------------------------------------------------------------------------------------- summaries

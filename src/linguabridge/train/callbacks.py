@@ -67,6 +67,7 @@ class TrainProgress(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
+            self._tokens = (0.0, time.perf_counter()) if state.global_step == 0 else None
             self._bar = self._stack.enter_context(
                 console.progress(self.description, state.max_steps, state.global_step, unit="steps")
             )

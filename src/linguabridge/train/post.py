@@ -109,7 +109,7 @@ def run_sft(
 ) -> dict:
     """Supervised fine-tuning on chats; resumes from the newest complete checkpoint in ``out_dir``."""
     trainer, n_steps, resume = build_sft_trainer(cfg, conversations, model, tokenizer, out_dir, seed)
-    trainer.train(resume_from_checkpoint=resume)
+    result = trainer.train(resume_from_checkpoint=resume)
     post = cfg.post
     _save(trainer, tokenizer, out_dir, cfg, {"stage": "sft", "assistant_only_loss": post.assistant_only_loss})
     summary = {
@@ -124,6 +124,7 @@ def run_sft(
         "packing": post.packing,
         "lora": cfg.post.lora is not None,
         "resumed_from": resume,
+        "train_loss": result.training_loss,  # mean over the steps this run trained (after a resume: those)
     }
     write_json(out_dir / "summary.json", summary)
     return summary
