@@ -16,9 +16,8 @@ import shutil
 import time
 from pathlib import Path
 
-from rich.console import Console
-
 from linguabridge.config import RunConfig
+from linguabridge.console import console, note, stage_done, stage_log_path, stage_output, stage_start
 from linguabridge.errors import ConfigError, LinguabridgeError, did_you_mean
 from linguabridge.io import write_json
 from linguabridge.provenance import fingerprint as hash_facts
@@ -27,7 +26,6 @@ from linguabridge.recipe import load_recipe, recipe_files, resolve_recipe
 from linguabridge.stages import STAGE_NAMES, STAGES, Stage
 from linguabridge.train.distributed import is_main_process, world_size
 
-console = Console(stderr=True)
 MARKER = "_COMPLETE.json"
 
 
@@ -145,7 +143,7 @@ def run_pipeline(
                     f"stage {stage.name!r} in {run_dir} was completed with a different config",
                     f"use a new --out directory, or --force to rerun it (changed: {', '.join(stage.config_keys)})",
                 )
-            console.print(f"[dim]skip {stage.name}: complete[/dim]")
+            note(f"[dim]skip {stage.name}: complete[/dim]")
             continue
         for dep in stage.after:
             if dep in names and not is_complete(run_dir, dep):
@@ -160,16 +158,23 @@ def run_pipeline(
                 shutil.rmtree(out)
             marker.unlink(missing_ok=True)
         out.mkdir(parents=True, exist_ok=True)
-        console.rule(f"[bold]{stage.name}")
+        stage_start(stage.name)
         t0 = time.time()
-        summary = stage.run(cfg, run_dir) or {}
+        log_path = stage_log_path(out)
+        try:
+            with stage_output(log_path):  # library output goes to the stage's log.txt
+                summary = stage.run(cfg, run_dir) or {}
+        except BaseException:
+            console.print(f"[red]{stage.name} failed[/red]; library output in {log_path}", highlight=False)
+            raise
         elapsed = time.time() - t0
         if main:
             write_json(
                 marker,
                 {"stage": stage.name, "fingerprint": fp, "seconds": round(elapsed, 2), "summary": summary},
             )
-            console.print(f"[green]{stage.name} done[/green] in {elapsed:.1f}s")
+            lines = stage.describe(summary, elapsed) if stage.describe else []
+            stage_done(stage.name, elapsed, lines, log_path)
         else:
             _wait_for(marker)
 

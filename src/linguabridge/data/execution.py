@@ -49,14 +49,20 @@ def run_shards(
             ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
         remote = ray.remote(fn)
         return ray.get([remote.remote(*a) for a in args])
-    from tqdm.auto import tqdm
+    from linguabridge.console import progress as progress_bar
 
-    if workers <= 1 or len(args) == 1:
-        return [fn(*a) for a in tqdm(args, desc=desc, unit="shard", disable=not progress)]
-    # spawn: workers import cleanly (no forked locks or half-initialised segmenters); each loads its own models.
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=min(workers, len(args)), mp_context=ctx, initializer=die_with_parent
-    ) as pool:
-        futures = [pool.submit(fn, *a) for a in args]
-        return [f.result() for f in tqdm(futures, desc=desc, unit="shard", disable=not progress)]
+    with progress_bar(desc, len(args), unit="shards", enabled=progress) as bar:
+        if workers <= 1 or len(args) == 1:
+            return [_advance(bar, fn(*a)) for a in args]
+        # spawn: workers import cleanly (no forked locks or half-initialised segmenters); each loads its own models.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(args)), mp_context=ctx, initializer=die_with_parent
+        ) as pool:
+            futures = [pool.submit(fn, *a) for a in args]
+            return [_advance(bar, f.result()) for f in futures]
+
+
+def _advance(bar, result):
+    bar.update(advance=1)
+    return result

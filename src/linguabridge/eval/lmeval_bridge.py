@@ -50,8 +50,25 @@ def hf_lm(model, tokenizer, cfg: EvalConfig):
     """lm-eval's HFLM around a loaded model (moved to ``cfg.device``, default cuda when available)."""
     from lm_eval.models.huggingface import HFLM
 
+    from linguabridge import console
+
     model = model.to(_device(cfg)).eval()
-    return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size)
+    cls = HFLM if console.verbosity() == console.VERBOSE else _without_request_bars(HFLM)
+    return cls(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size)
+
+
+def _without_request_bars(cls):
+    """``cls`` with its per-request tqdm bars off: lm-eval passes ``disable=`` itself, which overrides
+    ``TQDM_DISABLE``. Keeps the class name, which lm-eval records as the model's name in its results."""
+
+    def quiet(method):
+        def call(self, requests, disable_tqdm: bool = True):
+            return getattr(cls, method)(self, requests, disable_tqdm=disable_tqdm)
+
+        return call
+
+    names = ("loglikelihood", "loglikelihood_rolling", "generate_until")
+    return type(cls.__name__, (cls,), {name: quiet(name) for name in names})
 
 
 def linguabridge_lm(model, tokenizer, cfg: EvalConfig):

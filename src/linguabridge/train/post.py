@@ -76,8 +76,13 @@ def _lora_config(cfg: PostTrainConfig):
 
 
 def _atomic(trainer_cls):
-    """The TRL trainer with CPT's checkpoint convention: staged, sealed with a manifest, then renamed."""
-    return type(f"Atomic{trainer_cls.__name__}", (AtomicCheckpointMixin, trainer_cls), {})
+    """The TRL trainer with CPT's checkpoint convention (staged, sealed with a manifest, then renamed) and our
+    progress display instead of transformers' printed log dicts."""
+    from linguabridge.train.callbacks import ConsoleProgressMixin
+
+    return type(
+        f"Atomic{trainer_cls.__name__}", (ConsoleProgressMixin, AtomicCheckpointMixin, trainer_cls), {}
+    )
 
 
 def _resume_point(out_dir: Path) -> tuple[str | None, MetricsLog]:
@@ -107,7 +112,7 @@ def run_sft(
 ) -> dict:
     """Supervised fine-tuning on chats; resumes from the newest complete checkpoint in ``out_dir``."""
     trainer, n_steps, resume = build_sft_trainer(cfg, conversations, model, tokenizer, out_dir, seed)
-    trainer.train(resume_from_checkpoint=resume)
+    result = trainer.train(resume_from_checkpoint=resume)
     post = cfg.post
     _save(trainer, tokenizer, out_dir, cfg, {"stage": "sft", "assistant_only_loss": post.assistant_only_loss})
     summary = {
@@ -122,6 +127,7 @@ def run_sft(
         "packing": post.packing,
         "lora": cfg.post.lora is not None,
         "resumed_from": resume,
+        "train_loss": result.training_loss,  # mean over the steps this run trained (after a resume: those)
     }
     write_json(out_dir / "summary.json", summary)
     return summary
