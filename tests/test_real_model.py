@@ -204,3 +204,22 @@ def test_tiny_llama_with_smollm2s_tokenizer_through_every_stage(smollm2_dir, tmp
     rows = json.loads((out / "eval" / "results.json").read_text())["rows"]
     assert {r["task"] for r in rows} == {"heldout", "demo_copa", "demo_flores"}
     assert all(r["value"] > 0 for r in rows if r["task"] == "heldout" and r["metric"] == "bpb")
+
+
+def test_the_smollm2_recipe_is_a_marco_recipe_for_a_pretrained_model():
+    from linguabridge.recipe import load_recipe
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = load_recipe(root / "recipes" / "smollm2" / "run.yaml")
+    assert cfg.model.name_or_path == cfg.tokenizer.name_or_path == "smollm2-135m"
+    targets = set(cfg.mixture.groups["lr"].languages)
+    assert len(targets & {"ind_Latn", "vie_Latn", "tur_Latn", "ukr_Cyrl", "pol_Latn", "ces_Latn"}) >= 3
+    one, two = (cfg.mixture.stage(n).shares for n in ("stage1", "stage2"))
+    assert (
+        one["eng_Latn"] == 0.32 and one["fra_Latn"] > 0
+    )  # English at Marco's replay share, one more language
+    assert two["lr"] > one["lr"] and cfg.cpt_stage2.optim.lr < cfg.cpt_stage1.optim.lr
+    assert max(cfg.cpt_stage1.optim.lr, cfg.sft.optim.lr, cfg.dpo.optim.lr) <= 1e-4  # not the demo's 3e-3
+    assert "language_consistency" in cfg.dpo.post.preferences.builders
+    assert cfg.data.parallel_templates == "ABCDEFGHIJK"
+    assert {t if isinstance(t, str) else t.task for t in cfg.eval.tasks} == {"heldout_bpb", "xcopa"}
