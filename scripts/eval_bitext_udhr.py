@@ -256,8 +256,8 @@ def main(argv: list[str] | None = None) -> dict:
         "gold_alignment": dict(how),
         "margin_sweep": sweep(kept, rejected, truth, [0.97, 0.98, 0.985, 0.99, 0.995, 1.0, 1.01]),
         "seconds": round(seconds, 1),
-        "filter_pairs_per_s": stats["pairs_per_s"],
-        "semantic": stats["semantic"],
+        "filter_pairs_per_s": stats["timings"]["pairs_per_s"],
+        "semantic": stats["semantic"] | {"pairs_per_s": stats["timings"]["semantic_pairs_per_s"]},
         "config": {k: v for k, v in cfg.model_dump().items() if k in dict(s.split("=", 1) for s in args.set)},
     }
     (args.out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")

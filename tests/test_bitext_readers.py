@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 
 import pytest
 
@@ -99,11 +100,11 @@ def test_tmx_inline_codes_header_direction_and_multilingual_units(tmp_path):
     assert [(p["src"], p["tgt"]) for p in chosen] == [("One", "Eins")]
     bad = tmp_path / "broken.tmx"
     bad.write_text("<tmx><body><tu></body>", encoding="utf-8")
-    with pytest.raises(LinguabridgeError, match="broken.tmx: invalid TMX"):
-        list(read_bitext([bad]))
+    (entry,) = read_bitext([bad])  # a bad file is quarantined as a file (issue #13), the run goes on
+    assert entry.scope == "file" and entry.path == str(bad) and "invalid TMX" in entry.reason
 
 
-def test_moses_pair_read_once_and_length_mismatch_is_an_error(tmp_path):
+def test_moses_pair_read_once_and_length_mismatch_quarantines_the_pair_of_files(tmp_path):
     (tmp_path / "news.en-kk.en").write_text("Hello\nGood night\n", encoding="utf-8")
     (tmp_path / "news.en-kk.kk").write_text("Сәлем\nҚайырлы түн\n", encoding="utf-8")
     assert detect_format(tmp_path / "news.en-kk.kk") == "moses"
@@ -114,8 +115,9 @@ def test_moses_pair_read_once_and_length_mismatch_is_an_error(tmp_path):
     ]
     (tmp_path / "short.en-kk.en").write_text("a\nb\nc\n", encoding="utf-8")
     (tmp_path / "short.en-kk.kk").write_text("а\nб\n", encoding="utf-8")
-    with pytest.raises(LinguabridgeError, match="has 3 lines but .* has 2"):
-        list(read_bitext([tmp_path / "short.en-kk.en"]))
+    (entry,) = read_bitext([tmp_path / "short.en-kk.kk"])  # counted before reading: no pair is trusted
+    assert entry.scope == "file" and entry.path == str(tmp_path / "short.en-kk.en")
+    assert re.search("has 3 lines but .* has 2", entry.reason) and "no record could be read" in entry.reason
 
 
 def test_parquet_with_translation_struct(tmp_path):

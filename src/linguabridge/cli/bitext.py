@@ -47,8 +47,8 @@ def filter_cmd(
     )
     stats = filter_pairs(inputs, out_dir, bitext, src_lang=src_lang, tgt_lang=tgt_lang, fmt=fmt,
                          columns=columns, seed=cfg.seed)  # fmt: skip
-    keys = ("inputs", "kept", "quarantined", "rejected", "pairs_per_s")
-    out.print_json(json.dumps({k: stats[k] for k in keys}))
+    keys = ("inputs", "kept", "quarantined", "rejected")
+    out.print_json(json.dumps({k: stats[k] for k in keys} | {"pairs_per_s": stats["timings"]["pairs_per_s"]}))
 
 
 @app.command("render")

@@ -113,7 +113,7 @@ def run(
     stages = only.split(",") if only else None
     t0 = time.time()
     index = api.run(recipe, out_dir, only=stages, force=force, overrides=set_)
-    _closing_panel(out_dir, time.time() - t0)
+    _closing_panel(out_dir, time.time() - t0, index)
     if index is None:
         out.print(
             f"done: {', '.join(stages or [])} in {out_dir} (report not rebuilt: add 'report' to --only)"
@@ -135,7 +135,7 @@ def demo(
     run(recipe="demo", out_dir=out_dir, only=None, force=force, set_=set_)
 
 
-def _closing_panel(run_dir: Path, seconds: float) -> None:
+def _closing_panel(run_dir: Path, seconds: float, report: Path | None = None) -> None:
     """What ran and for how long, read back from the stages' completion markers."""
     from linguabridge.console import closing_panel
     from linguabridge.pipeline import MARKER
@@ -147,7 +147,8 @@ def _closing_panel(run_dir: Path, seconds: float) -> None:
         if marker.is_file():
             rows.append(f"{name:<11} {json.loads(marker.read_text())['seconds']:>8.1f}s")
     if rows:
-        closing_panel(f"run complete in {seconds:.0f}s", [*rows, f"run directory: {run_dir}"])
+        where = [f"run directory: {run_dir}"] + ([f"report: {report}"] if report else [])
+        closing_panel(f"run complete in {seconds:.0f}s", [*rows, *where])
 
 
 def main() -> None:

@@ -38,8 +38,10 @@ def guarded(path: str, items: Iterable[T]) -> Iterator[T | Quarantined]:
 
 
 def file_failure(path: str, exc: BaseException, records_before: int) -> Quarantined:
-    what = exc.message if isinstance(exc, LinguabridgeError) else f"{type(exc).__name__}: {exc}"
-    what = what.removeprefix(f"{path}: ")
+    if isinstance(exc, LinguabridgeError):
+        what = exc.message.removeprefix(f"{path}: ") + (f" ({exc.hint})" if exc.hint else "")
+    else:
+        what = f"{type(exc).__name__}: {exc}"
     rest = (
         f"the {records_before} records before the damage are kept (partial file)"
         if records_before

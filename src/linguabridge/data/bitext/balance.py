@@ -50,8 +50,9 @@ def balance(pairs: list[dict], cfg, seed: int) -> Iterator[tuple[str, dict, bool
     for direction in sorted(by_direction):
         items = by_direction[direction]
         cap = _cap_for(direction, cfg)
-        over: set[str] = set()
+        over: set[int] = set()  # positions, not ids: two pairs with one id must not share a verdict
         if cap is not None and len(items) > cap:
-            over = {p["id"] for p in sorted(items, key=lambda p: _rank_key(p, seed))[cap:]}
-        for pair in items:
-            yield direction, pair, pair["id"] not in over
+            ranked = sorted(range(len(items)), key=lambda i: (_rank_key(items[i], seed), i))
+            over = set(ranked[cap:])
+        for i, pair in enumerate(items):
+            yield direction, pair, i not in over

@@ -13,24 +13,25 @@ Formats (chosen from the file name, or forced with ``fmt``):
   either file and the other is found beside it.
 
 Languages come from the record, else from ``src_lang``/``tgt_lang`` arguments, else from the file name
-(``en-fr``, ``eng_Latn-fra_Latn``); they are canonicalised (``fr`` -> ``fra_Latn``). A record that cannot be
-read becomes a :class:`Quarantined` naming the file and line; a file that cannot be read at all raises a
-:class:`LinguabridgeError` naming the fix.
+(``en-fr``, ``eng_Latn-fra_Latn``); they are canonicalised (``fr`` -> ``fra_Latn``; an unknown
+``src_lang``/``tgt_lang`` argument is an error before anything is read). A record that cannot be read becomes a
+:class:`Quarantined` naming the file and line; a file that cannot be read on (damaged compression, invalid XML,
+Moses sides of different lengths, UTF-16 text) ends in one file-level :class:`Quarantined` after the pairs read
+before the damage (``data/intake.py``). Lines end at ``\n``, ``\r\n`` or a bare ``\r`` in every format.
 """
 
 from __future__ import annotations
 
-import lzma
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
-from itertools import zip_longest
 from pathlib import Path
 
+from linguabridge.data.intake import guarded
 from linguabridge.data.records import stable_id
 from linguabridge.data.text import normalise
 from linguabridge.errors import LinguabridgeError, UnknownLanguageError
-from linguabridge.io import Quarantined, expand_inputs, iter_jsonl, open_text
+from linguabridge.io import Quarantined, UnreadableFile, expand_inputs, iter_jsonl, iter_lines, open_binary
 from linguabridge.languages import get_language
 
 FORMATS = ("auto", "jsonl", "parquet", "tsv", "tmx", "moses")
@@ -104,12 +105,6 @@ def _moses_partner(path: Path) -> tuple[Path, Path, str, str] | None:
         return None
 
 
-def _open_text(path: Path):
-    if path.name.endswith(".xz"):
-        return lzma.open(path, "rt", encoding="utf-8")
-    return open_text(path, "rt")
-
-
 def _clean(text) -> str:
     """Normalised single-line segment (a pair side is one segment; newlines become spaces)."""
     return normalise(str(text)).replace("\n", " ")
@@ -122,6 +117,11 @@ def make_pair(
     where = f"{path}:{line}"
     if src is None or tgt is None:
         return Quarantined(path, line, "pair has no source or no target text", str({"src": src, "tgt": tgt}))
+    if not (isinstance(src, str) and isinstance(tgt, str)):  # a number or an object is not a sentence
+        kinds = f"{type(src).__name__}/{type(tgt).__name__}"
+        return Quarantined(
+            path, line, f"pair sides must be text, found {kinds}", str({"src": src, "tgt": tgt})
+        )
     if not src_lang or not tgt_lang:
         return Quarantined(
             path, line, "pair has no languages: give src_lang/tgt_lang (or --src-lang/--tgt-lang)", str(src)
@@ -183,15 +183,16 @@ def read_parquet(path: Path, src_lang: str | None, tgt_lang: str | None) -> Iter
     from linguabridge.errors import require
 
     pq = require("pyarrow.parquet", "data")
-    try:
-        reader = pq.ParquetFile(path)
-    except Exception as exc:  # pyarrow raises ArrowInvalid and friends
-        raise LinguabridgeError(f"{path}: not a readable Parquet file ({exc})", "check the file") from None
+    import pyarrow
+
     row = 0
-    for batch in reader.iter_batches(batch_size=8192):
-        for obj in batch.to_pylist():
-            row += 1
-            yield _from_mapping(obj, str(path), row, src_lang, tgt_lang)
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=8192):
+            for obj in batch.to_pylist():
+                row += 1
+                yield _from_mapping(obj, str(path), row, src_lang, tgt_lang)
+    except pyarrow.ArrowException as exc:
+        raise UnreadableFile(f"{path}: not a readable Parquet file ({exc})", "check the file") from None
 
 
 def read_tsv(
@@ -199,26 +200,28 @@ def read_tsv(
 ) -> Iterator[dict | Quarantined]:
     """TSV without quoting (the bitext convention): a tab inside a sentence is not representable."""
     names = [c.strip() for c in columns.split(",")] if columns else None
-    with _open_text(path) as fh:
-        for line, raw in enumerate(fh, start=1):
-            raw = raw.rstrip("\n").rstrip("\r")
-            if not raw.strip():
-                continue
-            cells = raw.split("\t")
-            if line == 1 and names is None and {c.strip().lower() for c in cells} & set(_SRC_KEYS):
-                names = [c.strip().lower() for c in cells]  # a header row
-                continue
-            cols = names or ["src", "tgt"]
-            if len(cells) != len(cols):
-                hint = "" if names else " (name the columns with --columns, e.g. score,src,tgt)"
-                yield Quarantined(
-                    str(path),
-                    line,
-                    f"expected {len(cols)} tab-separated columns, found {len(cells)}{hint}",
-                    raw,
-                )
-                continue
-            yield _from_mapping(dict(zip(cols, cells, strict=True)), str(path), line, src_lang, tgt_lang)
+    for line, raw in iter_lines(path):
+        if isinstance(raw, Quarantined):
+            yield raw
+            continue
+        raw = raw.rstrip("\n")
+        if not raw.strip():
+            continue
+        cells = raw.split("\t")
+        if line == 1 and names is None and {c.strip().lower() for c in cells} & set(_SRC_KEYS):
+            names = [c.strip().lower() for c in cells]  # a header row
+            continue
+        cols = names or ["src", "tgt"]
+        if len(cells) != len(cols):
+            hint = "" if names else " (name the columns with --columns, e.g. score,src,tgt)"
+            yield Quarantined(
+                str(path),
+                line,
+                f"expected {len(cols)} tab-separated columns, found {len(cells)}{hint}",
+                raw,
+            )
+            continue
+        yield _from_mapping(dict(zip(cols, cells, strict=True)), str(path), line, src_lang, tgt_lang)
 
 
 def _seg_text(seg: ET.Element) -> str:
@@ -237,7 +240,7 @@ def read_tmx(path: Path, src_lang: str | None, tgt_lang: str | None) -> Iterator
     entity expansion, so a hostile TMX cannot read local files or explode memory."""
     header_src: str | None = None
     n = 0
-    with open_text(path, "rb") as fh:
+    with open_binary(path) as fh:
         try:
             for event, elem in ET.iterparse(fh, events=("start", "end")):
                 tag = elem.tag.rsplit("}", 1)[-1]
@@ -250,7 +253,7 @@ def read_tmx(path: Path, src_lang: str | None, tgt_lang: str | None) -> Iterator
                 elem.clear()
                 yield item
         except ET.ParseError as exc:
-            raise LinguabridgeError(
+            raise UnreadableFile(
                 f"{path}: invalid TMX/XML ({exc}) after {n} translation units", "fix or re-export the file"
             ) from None
 
@@ -295,16 +298,61 @@ def read_moses(path: Path, src_lang: str | None, tgt_lang: str | None) -> Iterat
         )
     src_path, tgt_path, sl, tl = found
     sl, tl = _lang(src_lang) or sl, _lang(tgt_lang) or tl
-    with _open_text(src_path) as fs, _open_text(tgt_path) as ft:
-        for line, (a, b) in enumerate(zip_longest(fs, ft), start=1):
-            if a is None or b is None:
-                n_s = line - 1 + (a is not None) + sum(1 for _ in fs)
-                n_t = line - 1 + (b is not None) + sum(1 for _ in ft)
-                raise LinguabridgeError(
-                    f"{src_path} has {n_s} lines but {tgt_path} has {n_t}: the files are not aligned",
-                    "re-export the corpus so both sides have one line per segment",
-                )
-            yield make_pair(str(src_path), line, a, b, sl, tl)
+    # Counted first: sides of different lengths are misaligned from some unknown line on, so no pair is trusted.
+    n_s, n_t = (sum(1 for _ in iter_lines(p)) for p in (src_path, tgt_path))
+    if n_s != n_t:
+        raise UnreadableFile(
+            f"{src_path} has {n_s} lines but {tgt_path} has {n_t}: the files are not aligned",
+            "re-export the corpus so both sides have one line per segment",
+        )
+    for (line, a), (_, b) in zip(iter_lines(src_path), iter_lines(tgt_path), strict=True):
+        bad = a if isinstance(a, Quarantined) else b if isinstance(b, Quarantined) else None
+        yield bad or make_pair(str(src_path), line, a, b, sl, tl)
+
+
+def check_languages(src_lang: str | None, tgt_lang: str | None) -> tuple[str | None, str | None]:
+    """The canonical ``src_lang``/``tgt_lang`` arguments; an unknown code fails with suggestions before any file
+    is read (else every pair would be quarantined)."""
+    return _lang(src_lang), _lang(tgt_lang)
+
+
+def bitext_files(paths: Iterable[str | Path], fmt: str = "auto") -> list[tuple[Path, str]]:
+    """``(file, format)`` of every input (folders are searched for known extensions) in a stable order; a Moses
+    pair given as both files is listed once, by its source side."""
+    if fmt not in FORMATS:
+        raise LinguabridgeError(f"unknown bitext format {fmt!r}", f"use one of {', '.join(FORMATS)}")
+    out: list[tuple[Path, str]] = []
+    for path in _expand(paths):
+        kind = detect_format(path) if fmt == "auto" else fmt
+        if kind == "moses":
+            found = _moses_partner(path)
+            path = found[0] if found else path
+            if (path, kind) in out:
+                continue
+        out.append((path, kind))
+    return out
+
+
+def read_pairs(
+    path: Path, kind: str, src_lang: str | None, tgt_lang: str | None, columns: str | None = None
+) -> Iterator[dict | Quarantined]:
+    """Pairs of one file; if the file cannot be read on, a file-level Quarantined after what was read."""
+    sl, tl = src_lang, tgt_lang
+    if not (sl and tl) and kind != "moses":
+        from_name = languages_from_name(path)
+        if from_name:
+            sl, tl = sl or from_name[0], tl or from_name[1]
+    if kind == "jsonl":
+        items = read_jsonl(path, sl, tl)
+    elif kind == "parquet":
+        items = read_parquet(path, sl, tl)
+    elif kind == "tsv":
+        items = read_tsv(path, sl, tl, columns)
+    elif kind == "tmx":
+        items = read_tmx(path, sl, tl)
+    else:
+        items = read_moses(path, sl, tl)
+    return guarded(str(path), items)
 
 
 def read_bitext(
@@ -314,32 +362,10 @@ def read_bitext(
     fmt: str = "auto",
     columns: str | None = None,
 ) -> Iterator[dict | Quarantined]:
-    """Pairs from every file (folders are searched for known extensions), in a stable order."""
-    if fmt not in FORMATS:
-        raise LinguabridgeError(f"unknown bitext format {fmt!r}", f"use one of {', '.join(FORMATS)}")
-    done: set[Path] = set()  # a Moses pair given as both files is read once
-    for path in _expand(paths):
-        kind = detect_format(path) if fmt == "auto" else fmt
-        if kind == "moses":
-            found = _moses_partner(path)
-            if found and found[0] in done:
-                continue
-            done.add(found[0] if found else path)
-        sl, tl = src_lang, tgt_lang
-        if not (sl and tl) and kind != "moses":
-            from_name = languages_from_name(path)
-            if from_name:
-                sl, tl = sl or from_name[0], tl or from_name[1]
-        if kind == "jsonl":
-            yield from read_jsonl(path, sl, tl)
-        elif kind == "parquet":
-            yield from read_parquet(path, sl, tl)
-        elif kind == "tsv":
-            yield from read_tsv(path, sl, tl, columns)
-        elif kind == "tmx":
-            yield from read_tmx(path, sl, tl)
-        else:
-            yield from read_moses(path, sl, tl)
+    """Pairs from every file (:func:`bitext_files`), in a stable order."""
+    src_lang, tgt_lang = check_languages(src_lang, tgt_lang)
+    for path, kind in bitext_files(paths, fmt):
+        yield from read_pairs(path, kind, src_lang, tgt_lang, columns)
 
 
 def _expand(paths: Iterable[str | Path]) -> list[Path]:
