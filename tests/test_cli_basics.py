@@ -18,7 +18,9 @@ def test_version():
 def test_partial_run_does_not_print_a_report_path(tmp_path, monkeypatch):
     import linguabridge.pipeline as pipeline
 
-    monkeypatch.setattr(pipeline, "run_pipeline", lambda *a, **k: None)  # stages themselves are tested elsewhere
+    monkeypatch.setattr(
+        pipeline, "run_pipeline", lambda *a, **k: None
+    )  # stages themselves are tested elsewhere
     res = CliRunner().invoke(app, ["run", "demo", "--out", str(tmp_path), "--only", "data"])
     assert res.exit_code == 0, res.output
     assert "report:" not in res.output
@@ -38,3 +40,36 @@ def test_set_examples_are_the_commands_own():
     ev = CliRunner().invoke(app, ["eval", "--help"]).output
     assert "mixture.stages.0.tokens=1e9" in mix and "cpt_stage1.optim.lr" not in mix
     assert "eval.batch_size=16" in ev and "cpt_stage1.optim.lr" not in ev
+
+
+COMMANDS = [
+    ["run"], ["demo"], ["languages"], ["chat"], ["report"], ["data", "clean"], ["data", "thresholds"],
+    ["data", "bitext", "filter"], ["data", "bitext", "render"], ["data", "synth"], ["mix", "plan"],
+    ["mix", "inventory"], ["train", "stage"], ["train", "plan"], ["train", "extend-vocab"], ["eval"],
+    ["eval", "fetch"], ["eval", "compare"],
+]  # fmt: skip
+
+
+def test_every_command_help_has_an_example():
+    missing = [
+        " ".join(c)
+        for c in COMMANDS
+        if "Example: linguabridge" not in CliRunner().invoke(app, [*c, "--help"]).output
+    ]
+    assert not missing, f"no Example line in --help of: {missing}"
+
+
+def test_recipe_option_is_spelled_the_same_everywhere():
+    for command in (["data", "clean"], ["data", "bitext", "filter"], ["data", "synth"], ["eval"]):
+        assert "--recipe" in CliRunner().invoke(app, [*command, "--help"]).output, command
+
+
+def test_thresholds_with_too_few_documents_writes_nothing(tmp_path):
+    import linguabridge as lb
+
+    out = tmp_path / "rules.tsv"
+    res = CliRunner().invoke(
+        app, ["data", "thresholds", str(lb.demo_file()), "--out", str(out), "--languages", "th"]
+    )
+    assert res.exit_code != 0 and not out.exists()
+    assert "no language has the 20 sample documents" in res.exception.message

@@ -12,7 +12,7 @@ The Python API (``linguabridge.api``, re-exported here) takes what the CLI takes
 __version__ = "0.1.0"
 
 API = (
-    "build_report", "clean", "count_tokens", "demo_file", "evaluate", "filter_bitext", "language_codes", "load_config",
+    "build_report", "calibrate_thresholds", "clean", "count_tokens", "demo_file", "evaluate", "filter_bitext", "language_codes", "load_config",
     "plan_mixture", "render_bitext", "run", "train_stage",
 )  # fmt: skip
 __all__ = ["__version__", *API]

@@ -71,14 +71,46 @@ def clean(
     recipe: str | Path | RunConfig | None = None,
     overrides: Overrides = None,
     workers: int | None = None,
+    text_key: str | None = None,
+    id_key: str | None = None,
     progress: bool = True,
 ) -> dict:
-    """Curate web text (``linguabridge data clean``); returns the stats (``stats["totals"]``: kept, rejected...)."""
+    """Curate web text (``linguabridge data clean``); returns the stats (``stats["totals"]``: kept, rejected...).
+
+    ``text_key`` / ``id_key`` name the input fields (default ``data.text_key`` / ``data.id_key``)."""
     from linguabridge.data.clean import clean as run_clean
 
     cfg = load_config(recipe, overrides)
-    data = cfg.data if workers is None else cfg.data.model_copy(update={"workers": workers})
+    given = {"workers": workers, "text_key": text_key, "id_key": id_key}
+    data = cfg.data.model_copy(update={k: v for k, v in given.items() if v is not None})
     return run_clean([Path(p) for p in inputs], Path(out), data, language_codes(languages), progress)
+
+
+def calibrate_thresholds(
+    inputs: Iterable[str | Path],
+    out: str | Path,
+    languages: str | Iterable[str] = "marco",
+    quantile: float = 0.05,
+    limit: int | None = None,
+    min_docs: int = 20,
+) -> dict[str, int]:
+    """Per-language thresholds from a sample of mostly clean text (``linguabridge data thresholds``): writes the
+    rules TSV ``out`` (use it as ``data.rules_file``); returns sample documents per language. A language with
+    fewer than ``min_docs`` documents is left out; if that leaves none, nothing is written and it is an error."""
+    from linguabridge.data.calibrate import derive_rules, measure, write_rules_table
+    from linguabridge.errors import LinguabridgeError
+
+    samples = measure([Path(p) for p in inputs], language_codes(languages), limit=limit)
+    counts = {k: len(v) for k, v in sorted(samples.items())}
+    kept = {k: v for k, v in samples.items() if len(v) >= min_docs}
+    if not kept:
+        have = ", ".join(f"{k} {n}" for k, n in counts.items()) or "no document in a target language"
+        raise LinguabridgeError(
+            f"no language has the {min_docs} sample documents a threshold needs (have: {have})",
+            "give more text, or lower --min-docs (thresholds from a handful of documents are noise)",
+        )
+    write_rules_table(derive_rules(kept, quantile), Path(out))
+    return counts
 
 
 def filter_bitext(
@@ -275,6 +307,7 @@ def build_report(run_dir: str | Path, formats: str | Iterable[str] = ("html", "m
 
 __all__ = [
     "build_report",
+    "calibrate_thresholds",
     "clean",
     "count_tokens",
     "demo_file",

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from linguabridge.cli.common import ConfigOpt, SetOpt, out, recipe_or_defaults
+from linguabridge.cli.common import ConfigOpt, out, set_option
 
 app = typer.Typer(help="Parallel text: filter sentence pairs, render them with the Marco templates.",
                   no_args_is_help=True)  # fmt: skip
@@ -34,19 +34,18 @@ def filter_cmd(
         typer.Option(help="'margin' (sentence-encoder margin scoring) or 'none'; default: config."),
     ] = None,
     config: ConfigOpt = None,
-    set_: SetOpt = None,
+    set_: set_option("data.bitext.min_margin=1.0") = None,
 ) -> None:
     """Filter sentence pairs: length ratios, copies, script and language ID per side, numbers/URLs/punctuation,
     exact and near duplicates, margin-scored sentence embeddings, per-direction caps. Every rejected pair keeps
-    its reason (data.bitext.* in a recipe, or --set data.bitext.min_margin=1.0)."""
-    from linguabridge.data.bitext.filter import filter_pairs
+    its reason (data.bitext.* in a recipe, or --set data.bitext.min_margin=1.0).
 
-    cfg = recipe_or_defaults(config, set_)
-    bitext = (
-        cfg.data.bitext if semantic is None else cfg.data.bitext.model_copy(update={"semantic": semantic})
-    )
-    stats = filter_pairs(inputs, out_dir, bitext, src_lang=src_lang, tgt_lang=tgt_lang, fmt=fmt,
-                         columns=columns, seed=cfg.seed)  # fmt: skip
+    Example: linguabridge data bitext filter opus/en-vi.tsv --src-lang en --tgt-lang vi --columns src,tgt --out pairs/
+    """
+    from linguabridge import api
+
+    stats = api.filter_bitext(inputs, out_dir, src_lang=src_lang, tgt_lang=tgt_lang, fmt=fmt, columns=columns,
+                              semantic=semantic, recipe=config, overrides=set_)  # fmt: skip
     keys = ("inputs", "kept", "quarantined", "rejected")
     out.print_json(json.dumps({k: stats[k] for k in keys} | {"pairs_per_s": stats["timings"]["pairs_per_s"]}))
 
@@ -61,18 +60,14 @@ def render_cmd(
     pairs_per_document: Annotated[int | None, typer.Option(help="Pairs packed into one document.")] = None,
     seed: Annotated[int | None, typer.Option(help="Template sampler seed; default: the recipe seed.")] = None,
     config: ConfigOpt = None,
-    set_: SetOpt = None,
+    set_: set_option("data.bitext.pairs_per_document=4") = None,
 ) -> None:
     """Render kept pairs as pretraining documents with the 11 Marco templates (language names; template drawn
-    by a seeded sampler and kept in metadata.template)."""
-    from linguabridge.data.bitext.render import render_dir
+    by a seeded sampler and kept in metadata.template).
 
-    cfg = recipe_or_defaults(config, set_)
-    stats = render_dir(
-        pair_dir,
-        out_dir,
-        cfg.seed if seed is None else seed,
-        templates or cfg.data.parallel_templates,
-        pairs_per_document or cfg.data.bitext.pairs_per_document,
-    )
+    Example: linguabridge data bitext render pairs/ --out rendered/ --templates ABC --pairs-per-document 4
+    """
+    from linguabridge import api
+
+    stats = api.render_bitext(pair_dir, out_dir, templates, pairs_per_document, seed, recipe=config, overrides=set_)
     out.print_json(json.dumps(stats))

@@ -31,14 +31,14 @@ def load_cli_recipe(path: str, overrides: list[str] | None):
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", help="Recipe whose `data` section sets the rules (defaults otherwise)."),
+    typer.Option(
+        "--recipe", "--config", help="Recipe (path or built-in name) whose settings apply (defaults otherwise)."
+    ),
 ]
 
 
 def recipe_or_defaults(config: Path | None, overrides: list[str] | None):
-    """The recipe at ``config`` with ``overrides``, or the defaults with them (``--set`` works without one)."""
-    from linguabridge.recipe import apply_overrides, load_recipe, validate_recipe
+    """The recipe at ``config`` (a path or built-in name) with ``overrides``, or the defaults with them."""
+    from linguabridge import api
 
-    if config:
-        return load_recipe(config, overrides)
-    return validate_recipe(apply_overrides({}, overrides or []), overrides=overrides)
+    return api.load_config(config, overrides)

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from linguabridge.cli import chat, data, evaluate, mix, report, synth, train
+from linguabridge.cli import bitext, chat, data, evaluate, mix, report, synth, train
 from linguabridge.cli.common import SetOpt, out
 from linguabridge.errors import LinguabridgeError
 
@@ -62,6 +62,7 @@ def _options(
     console.set_verbosity(console.VERBOSE if verbose else console.QUIET if quiet else console.NORMAL)
 
 
+data.app.add_typer(bitext.app, name="bitext")
 app.add_typer(data.app, name="data")
 data.app.command("synth")(synth.synth_cmd)
 app.add_typer(mix.app, name="mix")

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from linguabridge.cli.common import ConfigOpt, SetOpt, out, recipe_or_defaults
+from linguabridge.cli.common import ConfigOpt, out, recipe_or_defaults, set_option
 
 
 def synth_cmd(
@@ -45,7 +45,7 @@ def synth_cmd(
     concurrency: Annotated[int | None, typer.Option(help="Requests in flight at once.")] = None,
     seed: Annotated[int | None, typer.Option(help="Sampler seed; default: the recipe seed.")] = None,
     config: ConfigOpt = None,
-    set_: SetOpt = None,
+    set_: set_option("synthetic.temperature=0.7") = None,
 ) -> None:
     """Generate synthetic text with Marco's three prompt families through an LLM server or a local model.
 
@@ -53,7 +53,10 @@ def synth_cmd(
     rerun after a crash sends only what is missing. The API key is read from $OPENAI_API_KEY (or
     synthetic.api_key_env) and never logged. Outputs failing the checks (language, length, refusals,
     duplicates) are kept in rejected/ with their reason. Exit status 2 when nothing was generated or more than
-    synthetic.max_failed_share of the requests failed (a warning when fewer did): see OUT/failed.jsonl."""
+    synthetic.max_failed_share of the requests failed (a warning when fewer did): see OUT/failed.jsonl.
+
+    Example: linguabridge data synth --family story --languages th,kk --n 100 --endpoint http://localhost:8000/v1 --model NAME --out synth/
+    """
     from linguabridge.config import SyntheticFamily
     from linguabridge.data.synthetic.run import failure_verdict, run_synthetic
     from linguabridge.stages import resolve_inputs
