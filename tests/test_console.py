@@ -15,8 +15,10 @@ from linguabridge import console
 
 
 @pytest.fixture
-def level():
-    """Set a verbosity for one test, and put the default back afterwards."""
+def level(monkeypatch):
+    """Set a verbosity for one test, and put it (and the environment it sets) back afterwards."""
+    for key in ("TQDM_DISABLE", "HF_DATASETS_DISABLE_PROGRESS_BARS", "HF_HUB_DISABLE_PROGRESS_BARS"):
+        monkeypatch.delenv(key, raising=False)  # restored by monkeypatch when the test ends
     old = console.verbosity()
     yield console.set_verbosity
     console.set_verbosity(old)
