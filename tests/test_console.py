@@ -203,3 +203,23 @@ def test_trainers_show_one_progress_line_instead_of_log_dicts(capsys, level):
         ProgressCallback,
         PrinterCallback,
     ]
+
+
+def test_dpo_tensorboard_events_stay_in_the_stage(tmp_path, monkeypatch, qwen_tokenizer):
+    """DPO evaluates before it trains; its first TensorBoard log must not open ./runs in the working directory."""
+    pytest.importorskip("tensorboard", reason="the [tensorboard] extra")
+    from linguabridge.config import ModelConfig, PostTrainConfig
+    from linguabridge.models import build_tiny_qwen2
+    from linguabridge.train.post import build_dpo_trainer
+
+    monkeypatch.delenv("LINGUABRIDGE_NO_TENSORBOARD", raising=False)  # conftest turns it off for speed
+    monkeypatch.chdir(tmp_path)
+    pairs = [{"prompt": [{"role": "user", "content": "Hi?"}],
+              "chosen": [{"role": "assistant", "content": "Hello."}],
+              "rejected": [{"role": "assistant", "content": "Bonjour."}]}] * 2  # fmt: skip
+    model = build_tiny_qwen2(ModelConfig(), len(qwen_tokenizer), seed=0)
+    cfg = PostTrainConfig(max_steps=1, seq_len=32, micro_batch_size=2)
+    trainer, _, _ = build_dpo_trainer(cfg, pairs, model, qwen_tokenizer, tmp_path / "dpo", seed=0)
+    trainer.evaluate(metric_key_prefix="before")
+    assert not (tmp_path / "runs").exists()
+    assert list((tmp_path / "dpo" / "checkpoints" / "runs").rglob("events.out.tfevents.*"))
