@@ -15,8 +15,10 @@ from linguabridge import console
 
 
 @pytest.fixture
-def level():
-    """Set a verbosity for one test, and put the default back afterwards."""
+def level(monkeypatch):
+    """Set a verbosity for one test, and put it (and the environment it sets) back afterwards."""
+    for key in ("TQDM_DISABLE", "HF_DATASETS_DISABLE_PROGRESS_BARS", "HF_HUB_DISABLE_PROGRESS_BARS"):
+        monkeypatch.delenv(key, raising=False)  # restored by monkeypatch when the test ends
     old = console.verbosity()
     yield console.set_verbosity
     console.set_verbosity(old)
@@ -126,8 +128,8 @@ def test_stages_print_summaries_not_library_noise(tmp_path):
     assert set(done["heldout_bpb_by_tier"]) == {"high", "low"}
 
 
-def test_lm_eval_request_bars_are_off_and_the_model_keeps_its_name():
-    from linguabridge.eval.lmeval_bridge import _without_request_bars
+def test_lm_eval_request_bars_are_ours_and_the_model_keeps_its_name():
+    from linguabridge.eval.lmeval_bridge import _with_our_progress
 
     class HFLM:  # lm-eval's signature: each request method shows a bar unless told otherwise
         def loglikelihood(self, requests, disable_tqdm=False):
@@ -135,7 +137,7 @@ def test_lm_eval_request_bars_are_off_and_the_model_keeps_its_name():
 
         loglikelihood_rolling = generate_until = loglikelihood
 
-    quiet = _without_request_bars(HFLM)()
+    quiet = _with_our_progress(HFLM)()
     assert type(quiet).__name__ == "HFLM" and isinstance(quiet, HFLM)  # lm-eval records the class name
     assert quiet.loglikelihood([]) and quiet.loglikelihood_rolling([]) and quiet.generate_until([])
 
@@ -201,3 +203,35 @@ def test_trainers_show_one_progress_line_instead_of_log_dicts(capsys, level):
         ProgressCallback,
         PrinterCallback,
     ]
+
+
+def test_dpo_tensorboard_events_stay_in_the_stage(tmp_path, monkeypatch, qwen_tokenizer):
+    """DPO evaluates before it trains; its first TensorBoard log must not open ./runs in the working directory."""
+    pytest.importorskip("tensorboard", reason="the [tensorboard] extra")
+    from linguabridge.config import ModelConfig, PostTrainConfig
+    from linguabridge.models import build_tiny_qwen2
+    from linguabridge.train.post import build_dpo_trainer
+
+    monkeypatch.delenv("LINGUABRIDGE_NO_TENSORBOARD", raising=False)  # conftest turns it off for speed
+    monkeypatch.chdir(tmp_path)
+    pairs = [{"prompt": [{"role": "user", "content": "Hi?"}],
+              "chosen": [{"role": "assistant", "content": "Hello."}],
+              "rejected": [{"role": "assistant", "content": "Bonjour."}]}] * 2  # fmt: skip
+    model = build_tiny_qwen2(ModelConfig(), len(qwen_tokenizer), seed=0)
+    cfg = PostTrainConfig(max_steps=1, seq_len=32, micro_batch_size=2)
+    trainer, _, _ = build_dpo_trainer(cfg, pairs, model, qwen_tokenizer, tmp_path / "dpo", seed=0)
+    trainer.evaluate(metric_key_prefix="before")
+    assert not (tmp_path / "runs").exists()
+    assert list((tmp_path / "dpo" / "checkpoints" / "runs").rglob("events.out.tfevents.*"))
+
+
+def test_a_nested_stage_output_leaves_the_outer_log_in_charge(tmp_path, capfd, level):
+    level(console.NORMAL)
+    outer, inner = tmp_path / "eval" / console.LOG_FILE, tmp_path / "eval" / "dpo" / console.LOG_FILE
+    with console.stage_output(outer):
+        with console.stage_output(inner):  # what eval.runner.evaluate does inside the pipeline's eval stage
+            print("lm-eval noise")
+        console.stage_done("eval", 1.0, ["a summary line"])
+    assert "lm-eval noise" in outer.read_text() and not inner.exists()
+    shown = "".join(capfd.readouterr())
+    assert "a summary line" in shown and "lm-eval noise" not in shown

@@ -40,6 +40,7 @@ LIBRARY_LOGGERS = ("transformers", "datasets", "lm_eval", "trl", "accelerate", "
 
 _level = NORMAL
 _active: Progress | None = None  # the live progress display, while one runs
+_capturing = False  # a stage_output block is running
 
 
 def _rank() -> int:
@@ -85,17 +86,27 @@ def stage_output(log_path: Path) -> Iterator[None]:
     Python ``logging`` (root and the libraries' own loggers) and ``warnings`` go to the file through a handler;
     anything else written to stdout/stderr -- prints, bars, C extensions, subprocesses -- is caught by pointing
     file descriptors 1 and 2 at the file, while :data:`console` keeps writing to the real terminal.
+    Inside another ``stage_output`` (a library function that captures its own, run by a pipeline stage) it
+    does nothing: the stage's log already gets everything.
     """
+    global _capturing
+    if _capturing:
+        yield
+        return
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a", encoding="utf-8", buffering=1) as log_file:
         handler = logging.StreamHandler(log_file)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        with _logging_to(handler), _warnings_to_logging():
-            if _level == VERBOSE:
-                yield
-            else:
-                with _own_warnings_on_console(), _streams_to(log_file):
+        _capturing = True
+        try:
+            with _logging_to(handler), _warnings_to_logging():
+                if _level == VERBOSE:
                     yield
+                else:
+                    with _own_warnings_on_console(), _streams_to(log_file):
+                        yield
+        finally:
+            _capturing = False
 
 
 @contextlib.contextmanager

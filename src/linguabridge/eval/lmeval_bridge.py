@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from linguabridge import console
 from linguabridge.config import EvalConfig
 from linguabridge.errors import LinguabridgeError, require
 from linguabridge.eval.tasks import TaskSpec
@@ -50,25 +51,27 @@ def hf_lm(model, tokenizer, cfg: EvalConfig):
     """lm-eval's HFLM around a loaded model (moved to ``cfg.device``, default cuda when available)."""
     from lm_eval.models.huggingface import HFLM
 
-    from linguabridge import console
-
     model = model.to(_device(cfg)).eval()
-    cls = HFLM if console.verbosity() == console.VERBOSE else _without_request_bars(HFLM)
+    cls = HFLM if console.verbosity() == console.VERBOSE else _with_our_progress(HFLM)
     return cls(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size)
 
 
-def _without_request_bars(cls):
-    """``cls`` with its per-request tqdm bars off: lm-eval passes ``disable=`` itself, which overrides
-    ``TQDM_DISABLE``. Keeps the class name, which lm-eval records as the model's name in its results."""
+def _with_our_progress(cls):
+    """``cls`` with lm-eval's per-request tqdm bars (it passes ``disable=`` itself, which overrides
+    ``TQDM_DISABLE``) replaced by a line of our progress display per request type: count and time so far.
+    Keeps the class name, which lm-eval records as the model's name in its results."""
 
-    def quiet(method):
+    def with_progress(method):
         def call(self, requests, disable_tqdm: bool = True):
-            return getattr(cls, method)(self, requests, disable_tqdm=disable_tqdm)
+            with console.progress(method, len(requests), unit="requests") as bar:
+                out = getattr(cls, method)(self, requests, disable_tqdm=disable_tqdm)
+                bar.update(completed=len(requests))
+            return out
 
         return call
 
     names = ("loglikelihood", "loglikelihood_rolling", "generate_until")
-    return type(cls.__name__, (cls,), {name: quiet(name) for name in names})
+    return type(cls.__name__, (cls,), {name: with_progress(name) for name in names})
 
 
 def linguabridge_lm(model, tokenizer, cfg: EvalConfig):

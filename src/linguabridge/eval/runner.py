@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from linguabridge.config import EvalConfig
+from linguabridge.console import LOG_FILE, stage_output
 from linguabridge.eval.tasks import TaskSpec
 from linguabridge.io import write_json
 
@@ -202,9 +203,10 @@ def evaluate(
     from linguabridge.eval.results import load_results, results_doc
 
     rows: list[dict] = []
-    if "heldout_bpb" in cfg.tasks and tokens_dir is not None:
-        rows += eval_heldout(model, tokens_dir)
-    lm = run_lm_eval_tasks(model, tokenizer, cfg, model_path)
+    with stage_output(out_path.parent / LOG_FILE):  # lm-eval's warnings, bars and git call: kept, not shown
+        if "heldout_bpb" in cfg.tasks and tokens_dir is not None:
+            rows += eval_heldout(model, tokens_dir)
+        lm = run_lm_eval_tasks(model, tokenizer, cfg, model_path)
     rows += lm.rows
     for r in rows:
         r["checkpoint"] = label

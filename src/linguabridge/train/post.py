@@ -249,7 +249,19 @@ def build_dpo_trainer(cfg: PostTrainConfig, pairs: list[dict], model, tokenizer,
         checkpoint_verify=cfg.checkpoint_verify,
         keep_last=cfg.keep_last,
     )
+    _tensorboard_in_stage_dir(trainer)
     return trainer, n_steps, resume
+
+
+def _tensorboard_in_stage_dir(trainer) -> None:
+    """DPO logs its "before" evaluation ahead of training, and transformers' TensorBoard callback opens its writer
+    on the first log: without a folder chosen by then it writes ``./runs`` of the working directory, for the whole
+    run. Chosen here as its ``on_train_begin`` would."""
+    from transformers.integrations.integration_utils import TensorBoardCallback, default_logdir
+
+    for cb in trainer.callback_handler.callbacks:
+        if isinstance(cb, TensorBoardCallback) and cb.logging_dir is None:
+            cb.logging_dir = str(Path(trainer.args.output_dir) / default_logdir())
 
 
 def _reference_kind(cfg: PostTrainConfig) -> str:
