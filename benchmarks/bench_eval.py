@@ -1,17 +1,22 @@
-"""Evaluation throughput (items per second) of linguabridge's lm-eval bridge, per backend.
+"""Evaluation throughput (items per second) per backend, one process, one checkpoint, the same data.
 
-Two workloads on the bundled demo fixtures (or XCOPA with ``--data-dir``):
-  mc           demo_copa / xcopa: multiple choice scored by log-likelihood (2 requests per item)
+Workloads (each through ``run_lm_eval_tasks``: lm-eval's prompts, filters and metrics for every backend):
+  xcopa        XCOPA, 11 languages (``--xcopa-dir``, default ../shared/data/xcopa): 2 choices per item
+  choice5      a Belebele-style 4-choice task with a 5-shot prefix (items generated into a temp data dir,
+               the same for every backend): 4 single-letter continuations behind a long shared context
   translation  demo_flores: greedy generation to the end of the line (``--max-new-tokens``), 14 directions
 
-Models: the demo's tiny random Qwen2 (hidden 64, 2 layers, real 151,646-token Qwen2 vocabulary) or, with
-``--shape qwen2-0.5b``, a random-init model of Qwen2-0.5B's shape (hidden 896, 24 layers, 14/2 heads,
-intermediate 4864, tied embeddings). Backends: ``hf`` (lm-eval's HFLM around the model object, CPU or CUDA)
-and ``vllm`` (lm-eval's VLLM wrapper, CUDA only; ``pip install 'linguabridge[gpu]'``), timed in one process.
-Model loading and the first warm-up call are excluded.
+Models: ``random`` (a random-init Qwen2 with the real 151,646-token vocabulary; ``--shape tiny`` is the demo's
+hidden 64 x 2 layers, ``--shape qwen2-0.5b`` Qwen2-0.5B's shape) and ``smollm2`` (SmolLM2-135M-Instruct
+converted from its GGUF by ``linguabridge.models.gguf``; used only when the conversion is already in
+``--smollm2-cache``). Backends: ``linguabridge`` (ours), ``hf`` (lm-eval's HFLM, timed at every batch size of
+``--hf-batch-sizes`` and reported at its best) and ``vllm`` (CUDA only). Each run records its scores, so the
+report says whether every backend gave the same accuracy per language. Model loading and a warm-up call
+are excluded.
 
-  python benchmarks/bench_eval.py --out bench_eval.json                                  # CPU, tiny model
-  python benchmarks/bench_eval.py --shape qwen2-0.5b --backends hf,vllm --device cuda --out gpu.json
+  python benchmarks/bench_eval.py --limit 50 --out bench_eval.json                         # CPU
+  python benchmarks/bench_eval.py --shape qwen2-0.5b --backends linguabridge,hf,vllm --device cuda \\
+      --hf-batch-sizes 1,8,16,32,auto --out gpu.json
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # run from a checkout without installing
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # run from a checkout without installing
 
 from linguabridge.config import EvalConfig, EvalTaskConfig, ModelConfig, TinyModelConfig  # noqa: E402
 
@@ -39,26 +45,50 @@ SHAPES = {
         tie_word_embeddings=True,
     ),
 }
+CHOICE_LANGUAGES = ("eng_Latn", "zho_Hans")
+SENTENCES = {
+    "eng_Latn": [
+        "The cat sleeps on the warm mat.",
+        "We walked to the old market.",
+        "The river is wide today.",
+    ],
+    "zho_Hans": ["猫在温暖的垫子上睡觉。", "我们走到了老市场。", "今天河面宽阔而平静。"],
+}
 
 
-def workloads(args) -> dict[str, EvalConfig]:
-    mc_task = (
-        EvalTaskConfig(task="xcopa", languages=["zho_Hans", "tha_Thai", "ind_Latn"])
-        if args.data_dir
-        else "demo_copa"
+def write_choice_data(root: Path, items: int) -> Path:
+    """Belebele's layout (``belebele/<code>/test.jsonl``): passages of ~8 sentences, 4 answers each."""
+    for code in CHOICE_LANGUAGES:
+        said = SENTENCES[code]
+        rows = [
+            {
+                "flores_passage": " ".join(said[(i + k) % 3] for k in range(8)),
+                "question": f"Question {i}: which sentence comes first?",
+                "mc_answer1": said[i % 3],
+                "mc_answer2": said[(i + 1) % 3],
+                "mc_answer3": said[(i + 2) % 3],
+                "mc_answer4": f"none of them ({i})",
+                "correct_answer_num": str(1 + i % 4),
+            }
+            for i in range(items)
+        ]
+        path = root / "belebele" / code / "test.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return root
+
+
+def workloads(args, choice_dir: Path) -> dict[str, EvalConfig]:
+    common = dict(max_new_tokens=args.max_new_tokens, limit=args.limit, device=args.device)
+    choice = EvalTaskConfig(
+        task="belebele", languages=list(CHOICE_LANGUAGES), shots=5, data_dir=str(choice_dir)
     )
-    common = dict(
-        batch_size=args.batch_size,
-        max_new_tokens=args.max_new_tokens,
-        data_dir=args.data_dir,
-        limit=args.limit,
-        prompt_style="script-aware",
-        device=args.device,
-    )
-    return {
-        "mc": EvalConfig(tasks=[mc_task], **common),
-        "translation": EvalConfig(tasks=["demo_flores"], **(common | {"data_dir": None})),
+    out = {
+        "xcopa": EvalConfig(tasks=["xcopa"], data_dir=str(args.xcopa_dir), **common),
+        "choice5": EvalConfig(tasks=[choice], **common),
+        "translation": EvalConfig(tasks=["demo_flores"], **common),
     }
+    return {name: out[name] for name in args.workloads.split(",")}
 
 
 def items_of(rows: list[dict]) -> int:
@@ -67,61 +97,126 @@ def items_of(rows: list[dict]) -> int:
     return sum(seen.values())
 
 
+def scores_of(rows: list[dict]) -> dict[str, float]:
+    return {f"{r['task']}/{r.get('direction') or r['language']}/{r['metric']}": r["value"] for r in rows}
+
+
+def models(args):
+    """(name, model, tokenizer, directory) for each model asked for that is available."""
+    from linguabridge.models import build_tiny_qwen2
+    from linguabridge.tokenizer import load_tokenizer
+
+    for name in args.models.split(","):
+        if name == "random":
+            tok = load_tokenizer("qwen2")
+            yield (
+                f"random-{args.shape}",
+                build_tiny_qwen2(ModelConfig(tiny=SHAPES[args.shape]), len(tok), 0),
+                tok,
+            )
+        elif name == "smollm2":
+            found = sorted(Path(args.smollm2_cache).glob("hf/SmolLM2-*/linguabridge_gguf.json"))
+            if not found:
+                print(
+                    json.dumps(
+                        {"model": "smollm2", "skipped": f"no conversion under {args.smollm2_cache}/hf"}
+                    )
+                )
+                continue
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            folder = found[-1].parent
+            yield (
+                "smollm2-135m",
+                AutoModelForCausalLM.from_pretrained(folder),
+                AutoTokenizer.from_pretrained(folder),
+            )
+
+
+def timed(model, tok, cfg: EvalConfig, tmp: str) -> tuple[float, list[dict]]:
+    from linguabridge.eval.runner import run_lm_eval_tasks
+
+    run_lm_eval_tasks(model, tok, cfg.model_copy(update={"limit": 1}), tmp)  # warm-up: kernels, vLLM start-up
+    start = time.perf_counter()
+    rows = run_lm_eval_tasks(model, tok, cfg, tmp).rows
+    return time.perf_counter() - start, rows
+
+
+def bench_model(name, model, tok, args, choice_dir: Path) -> list[dict]:
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        for workload, cfg in workloads(args, choice_dir).items():
+            found = {}
+            for backend in args.backends.split(","):
+                sizes = args.hf_batch_sizes.split(",") if backend == "hf" else ["-"]
+                for size in sizes:
+                    batch = {} if size == "-" else {"batch_size": size if size == "auto" else int(size)}
+                    run_cfg = cfg.model_copy(update={"backend": backend, **batch})
+                    seconds, rows = timed(model, tok, run_cfg, tmp)
+                    n = items_of(rows)
+                    run = {"model": name, "workload": workload, "backend": backend, "batch_size": size}
+                    run |= {"items": n, "seconds": round(seconds, 3), "items_per_s": round(n / seconds, 2)}
+                    runs.append(run)
+                    found.setdefault(backend, []).append((run, scores_of(rows)))
+                    print(json.dumps(run), flush=True)
+            runs.append(summary(name, workload, found))
+            print(json.dumps(runs[-1]), flush=True)
+    return runs
+
+
+def summary(name: str, workload: str, found: dict) -> dict:
+    """Ours against HFLM at its best batch size; whether every backend scored the same."""
+    best = {b: max(rs, key=lambda r: r[0]["items_per_s"]) for b, rs in found.items()}
+    out = {"model": name, "workload": workload, "summary": True}
+    out |= {f"{b}_items_per_s": r[0]["items_per_s"] for b, r in best.items()}
+    if "hf" in best:
+        out["hf_best_batch_size"] = best["hf"][0]["batch_size"]
+        reference = best["hf"][1]
+        for b, (run, scores) in best.items():
+            if b != "hf":
+                out[f"{b}_vs_hf"] = round(run["items_per_s"] / best["hf"][0]["items_per_s"], 2)
+                diff = max((abs(scores[k] - reference[k]) for k in reference), default=0.0)
+                out[f"{b}_max_score_diff_vs_hf"] = diff
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shape", choices=sorted(SHAPES), default="tiny")
-    ap.add_argument("--backends", default="hf", help="comma-separated: hf, vllm")
-    ap.add_argument("--device", default=None, help="hf backend device (default: cuda when available)")
-    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--models", default="random,smollm2", help="comma-separated: random, smollm2")
+    ap.add_argument("--shape", choices=sorted(SHAPES), default="tiny", help="the random model's shape")
+    ap.add_argument("--smollm2-cache", default=str(Path.home() / ".cache/linguabridge/smollm2"))
+    ap.add_argument("--workloads", default="xcopa,choice5,translation")
+    ap.add_argument("--backends", default="linguabridge,hf", help="comma-separated: linguabridge, hf, vllm")
+    ap.add_argument(
+        "--hf-batch-sizes", default="1,8,16,32", help="HFLM's batch sizes to try ('auto' probes memory: GPU)"
+    )
+    ap.add_argument("--device", default=None, help="default: cuda when available")
     ap.add_argument("--max-new-tokens", type=int, default=24)
     ap.add_argument("--limit", type=int, default=None, help="items per task and language")
-    ap.add_argument(
-        "--data-dir", default=None, help="XCOPA data (e.g. ../shared/data/xcopa) instead of demo_copa"
-    )
+    ap.add_argument("--choice-items", type=int, default=60, help="items per language of the 4-choice task")
+    ap.add_argument("--xcopa-dir", type=Path, default=ROOT.parent / "shared" / "data" / "xcopa")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
     import torch
 
-    from linguabridge.eval.runner import run_lm_eval_tasks
-    from linguabridge.models import build_tiny_qwen2
-    from linguabridge.tokenizer import load_tokenizer
-
     if args.threads:
         torch.set_num_threads(args.threads)
-    tok = load_tokenizer("qwen2")
-    model = build_tiny_qwen2(ModelConfig(tiny=SHAPES[args.shape]), len(tok), seed=0)
     results = {
-        "shape": args.shape,
         "torch_threads": torch.get_num_threads(),
         "device": args.device,
         "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "runs": [],
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        for backend in args.backends.split(","):
-            for name, cfg in workloads(args).items():
-                cfg.backend = backend
-                warm = cfg.model_copy(update={"limit": 1})
-                run_lm_eval_tasks(model, tok, warm, tmp)  # warm-up: kernels, caches, vLLM start-up
-                start = time.perf_counter()
-                rows = run_lm_eval_tasks(model, tok, cfg, tmp).rows
-                seconds = time.perf_counter() - start
-                n = items_of(rows)
-                run = {
-                    "backend": backend,
-                    "workload": name,
-                    "items": n,
-                    "seconds": round(seconds, 3),
-                    "items_per_s": round(n / seconds, 2),
-                }
-                results["runs"].append(run)
-                print(json.dumps(run))
-    if args.out:
-        args.out.write_text(json.dumps(results, indent=2))
+    with tempfile.TemporaryDirectory() as choice_tmp:
+        choice_dir = write_choice_data(Path(choice_tmp), args.choice_items)
+        for name, model, tok in models(args):
+            results["runs"] += bench_model(name, model, tok, args, choice_dir)
+            if args.out:  # after each model: a cut-off run keeps what it measured
+                args.out.write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ def test_every_record_ends_in_exactly_one_place(result):
     )
     assert any("UTF-8" in q["reason"] for q in quarantined)
     assert all(r["metadata"]["reject_reason"] for r in rejected)
-    assert (out / "_DONE.json").is_file() and not (out / "_work").exists()
+    assert (out / "_COMPLETE.json").is_file() and not (out / "_work").exists()
 
 
 def test_reasons_are_the_expected_ones(result):

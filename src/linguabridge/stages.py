@@ -7,13 +7,17 @@ clean (``data``) -> plan (``mixture``) -> tokenize (``tokens``) -> ``cpt_stage1`
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from linguabridge import stage_summaries as say
 from linguabridge.config import CPTConfig, RunConfig, TrainStageConfig
+from linguabridge.console import progress
 from linguabridge.errors import LinguabridgeError
 from linguabridge.io import write_json
+from linguabridge.languages import get_language
 
 DEMO_ASSETS = "assets/demo"
 
@@ -31,6 +35,9 @@ class Stage:
     clean_on_retry: bool = True  # data stages restart from scratch; training stages keep checkpoints
     distributed: bool = False  # every process of a torchrun/accelerate launch runs it (training stages)
     always: bool = False  # cheap and derived from the others (report): rerun every time
+    describe: Callable[[dict, float], list[str]] | None = (
+        None  # summary, seconds -> the lines printed at its end
+    )
 
 
 def resolve_inputs(paths: list[str], demo_file: str) -> list[Path]:
@@ -54,7 +61,7 @@ def stage_data(cfg: RunConfig, run_dir: Path) -> dict:
 
     out = run_dir / "data"
     web = clean(resolve_inputs(cfg.data.inputs, "web.jsonl"), out / "web", cfg.data, cfg.languages)
-    summary = {"web": web["totals"]}
+    summary = {"web": web["totals"], "web_rejected_by_reason": _rejections(web["steps"])}
     if cfg.data.parallel:
         bt = cfg.data.bitext
         pairs_in = resolve_inputs(cfg.data.parallel, "parallel.jsonl")
@@ -76,6 +83,16 @@ def stage_data(cfg: RunConfig, run_dir: Path) -> dict:
     return summary
 
 
+def _rejections(steps: dict) -> dict[str, int]:
+    """Documents dropped per reason over all curation steps (stats.json's ``dropped:<reason>`` counters)."""
+    out: dict[str, int] = defaultdict(int)
+    for counters in steps.values():
+        for key, n in counters.items():
+            if key.startswith("dropped:"):
+                out[key.removeprefix("dropped:")] += n
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def curated_files(run_dir: Path) -> list[Path]:
     """The curated document files (web kept + rendered parallel) in a stable order; read them streamed."""
     files = sorted((run_dir / "data" / "web" / "kept").glob("*.jsonl*"))
@@ -86,9 +103,11 @@ def curated_files(run_dir: Path) -> list[Path]:
 
 
 def _tokenizer(cfg: RunConfig):
+    """The recipe's tokenizer; a GGUF file or built-in model name gives the tokenizer of its conversion."""
+    from linguabridge.models.sources import resolve_source
     from linguabridge.tokenizer import load_tokenizer
 
-    return load_tokenizer(cfg.tokenizer.name_or_path, cfg.model.trust_remote_code)
+    return load_tokenizer(resolve_source(cfg.tokenizer.name_or_path)[0], cfg.model.trust_remote_code)
 
 
 # --------------------------------------------------------------------------------------------- mixture
@@ -108,7 +127,13 @@ def stage_mixture(cfg: RunConfig, run_dir: Path) -> dict:
     plan = make_plan(m, inventory.available())
     plan.notes += [f"no held-out documents for {lang}: too few to spare" for lang in heldout_gaps(inventory)]
     write_json(out / "plan.json", plan.to_json(details=True))
-    return {"stages": [s.name for s in plan.stages], "sources": len(plan.sources), "notes": plan.notes}
+    planned = {s.name: {src.name: src.tokens for src in s.sources} for s in plan.stages}
+    return {
+        "stages": [s.name for s in plan.stages],
+        "sources": len(plan.sources),
+        "notes": plan.notes,
+        "planned_tokens": planned,
+    }
 
 
 def load_plan(run_dir: Path):
@@ -140,7 +165,11 @@ def stage_tokens(cfg: RunConfig, run_dir: Path) -> dict:
     keys = ("total_tokens", "documents", "shards", "reused_shards")
     est = {k: v["tokens"] for k, v in planned["sources"].items()}
     error = max((abs(have.get(k, 0) - n) / n for k, n in est.items() if n), default=0.0)
-    return {k: inv[k] for k in keys} | {"inventory_mode": planned["mode"], "inventory_max_rel_error": error}
+    return {k: inv[k] for k in keys} | {
+        "inventory_mode": planned["mode"],
+        "inventory_max_rel_error": error,
+        "tokens_by_source": have,
+    }
 
 
 # ---------------------------------------------------------------------------------------------- models
@@ -161,7 +190,11 @@ def load_stage_model(cfg: RunConfig, run_dir: Path, source: str, tokenizer):
 
     if source == "base":
         return load_model(
-            cfg.model, vocab_size=len(tokenizer), seed=cfg.seed, eos_token_id=tokenizer.eos_token_id
+            cfg.model,
+            vocab_size=len(tokenizer),
+            seed=cfg.seed,
+            eos_token_id=tokenizer.eos_token_id,
+            tokenizer=tokenizer,
         )
     path = run_dir / source / "model" if source in STAGE_ORDER else Path(source)
     if not path.is_dir():
@@ -184,9 +217,26 @@ def stage_cpt(name: str):
         model = load_stage_model(cfg, run_dir, init_source(cfg, name), tok)
         plan = load_plan(run_dir).stage(tc.mixture_stage or "")
         summary = run_cpt(tc, plan, run_dir / "tokens", model, tok, run_dir / name, _seed(cfg, tc))
-        return {k: summary[k] for k in ("steps", "tokens", "resumed_from")}
+        return {k: summary[k] for k in ("steps", "tokens", "resumed_from")} | {
+            "forgetting_events": len(summary["forgetting_guard"]["events"]),
+            "heldout_bpb_by_tier": _bpb_by_tier(summary["tradeoff"]["languages"]),
+        }
 
     return run
+
+
+def _bpb_by_tier(languages: dict[str, dict]) -> dict[str, dict[str, float]]:
+    """Mean held-out bits per byte at the start and end of a CPT stage, per tier (run_cpt's tradeoff table)."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for row in languages.values():
+        groups[row["tier"] or "other"].append(row)
+    return {
+        tier: {
+            "before": sum(r["start_bpb"] for r in rows) / len(rows),
+            "after": sum(r["end_bpb"] for r in rows) / len(rows),
+        }
+        for tier, rows in sorted(groups.items())
+    }
 
 
 def _conversations(cfg: RunConfig) -> list[dict]:
@@ -239,19 +289,51 @@ def stage_eval(cfg: RunConfig, run_dir: Path) -> dict:
     tok = _tokenizer(cfg)
     rows: list[dict] = []
     names = {}
-    for label in cfg.eval.stages:
-        model = load_stage_model(cfg, run_dir, label, tok)
-        names[label] = _checkpoint_name(cfg, run_dir, label)
-        res = evaluate(
-            model, tok, cfg.eval, run_dir / "tokens", run_dir / "eval" / label / "results.json", label,
-            model_name=names[label],
-        )  # fmt: skip
-        rows += res["rows"]
+    with progress("eval", len(cfg.eval.stages), unit="checkpoints") as bar:
+        for label in cfg.eval.stages:
+            bar.update(info=label)
+            model = load_stage_model(cfg, run_dir, label, tok)
+            names[label] = _checkpoint_name(cfg, run_dir, label)
+            res = evaluate(
+                model, tok, cfg.eval, run_dir / "tokens", run_dir / "eval" / label / "results.json", label,
+                model_name=names[label],
+            )  # fmt: skip
+            rows += res["rows"]
+            bar.update(advance=1)
     final = cfg.eval.stages[-1]
     result = results_doc(names[final], rows, checkpoints=names)
     write_json(run_dir / "eval" / "results.json", result)
     (run_dir / "eval" / "tables.md").write_text(checkpoint_tables(result), encoding="utf-8")
-    return {"rows": len(rows), "checkpoints": cfg.eval.stages}
+    first, last = cfg.eval.stages[0], final
+    return {
+        "rows": len(rows),
+        "checkpoints": cfg.eval.stages,
+        "deltas_by_tier": deltas_by_tier(rows, first, last),
+    }
+
+
+def _tier(code: str) -> str:
+    try:
+        return get_language(code).tier or "other"
+    except LinguabridgeError:
+        return "other"
+
+
+def deltas_by_tier(rows: list[dict], first: str, last: str) -> dict[str, dict[str, float]]:
+    """``last`` minus ``first`` per tier and ``task metric``, averaged over the rows both checkpoints have."""
+
+    def values(label: str) -> dict[tuple, float]:
+        keys = ("task", "language", "metric", "direction", "subset")
+        return {tuple(r.get(k) for k in keys): r["value"] for r in rows if r.get("checkpoint") == label}
+
+    before, after = values(first), values(last)
+    groups: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for key in sorted(before.keys() & after.keys(), key=str):
+        task, lang, metric = key[:3]
+        groups[_tier(lang)][f"{task} {metric}"].append(after[key] - before[key])
+    return {
+        tier: {name: sum(d) / len(d) for name, d in sorted(by.items())} for tier, by in sorted(groups.items())
+    }
 
 
 def stage_report(cfg: RunConfig, run_dir: Path) -> dict:
@@ -264,8 +346,14 @@ def stage_report(cfg: RunConfig, run_dir: Path) -> dict:
 
 
 STAGES: list[Stage] = [
-    Stage("data", stage_data, ("data", "languages")),
-    Stage("mixture", stage_mixture, ("data", "languages", "mixture", "tokenizer"), after=("data",)),
+    Stage("data", stage_data, ("data", "languages"), describe=say.describe_data),
+    Stage(
+        "mixture",
+        stage_mixture,
+        ("data", "languages", "mixture", "tokenizer"),
+        after=("data",),
+        describe=say.describe_mixture,
+    ),
     # Token shards resume per shard (tokens/_shards.json guards against stale ones), so no clean on retry.
     Stage(
         "tokens",
@@ -273,6 +361,7 @@ STAGES: list[Stage] = [
         ("data", "languages", "mixture", "tokenizer"),
         ("mixture",),
         clean_on_retry=False,
+        describe=say.describe_tokens,
     ),
     Stage(
         "cpt_stage1",
@@ -281,6 +370,7 @@ STAGES: list[Stage] = [
         ("tokens",),
         clean_on_retry=False,
         distributed=True,
+        describe=say.describe_cpt("cpt_stage1"),
     ),
     Stage(
         "cpt_stage2",
@@ -289,6 +379,7 @@ STAGES: list[Stage] = [
         ("cpt_stage1",),
         clean_on_retry=False,
         distributed=True,
+        describe=say.describe_cpt("cpt_stage2"),
     ),
     Stage(
         "sft",
@@ -297,6 +388,7 @@ STAGES: list[Stage] = [
         ("cpt_stage2",),
         clean_on_retry=False,
         distributed=True,
+        describe=say.describe_sft,
     ),
     Stage(
         "dpo",
@@ -305,9 +397,10 @@ STAGES: list[Stage] = [
         ("sft",),
         clean_on_retry=False,
         distributed=True,
+        describe=say.describe_dpo,
     ),
-    Stage("eval", stage_eval, ("model", "tokenizer", "eval"), ("dpo",)),
+    Stage("eval", stage_eval, ("model", "tokenizer", "eval"), ("dpo",), describe=say.describe_eval),
     # The report only reads the other stages' outputs: cheap, so it is rebuilt on every run.
-    Stage("report", stage_report, ("report",), ("eval",), always=True),
+    Stage("report", stage_report, ("report",), ("eval",), always=True, describe=say.describe_report),
 ]
 STAGE_NAMES = [s.name for s in STAGES]

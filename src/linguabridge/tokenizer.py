@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from functools import cache
 from pathlib import Path
 
@@ -44,6 +45,35 @@ CHATML_TEMPLATE = (
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}"
 )
+
+# One ChatML turn as model templates print it (SmolLM2's among them), with a real or an escaped newline:
+# {{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}, the last newline
+# optional or written inside the '<|im_end|>\n' literal.
+_NL = r"(?:\n|\\n)"
+_CHATML_TURN = re.compile(
+    r"\{\{-?\s* '<\|im_start\|>' \s*\+\s* message\['role'\] \s*\+\s* '(?P<nl>" + _NL + r")' \s*\+\s*"
+    r"message\['content'\] \s*\+\s* '<\|im_end\|>"
+    r"(?: (?P<joined>" + _NL + r")' | ' (?: \s*\+\s* '(?P<tail>" + _NL + r")' )? )"
+    r"\s* -?\}\}",
+    re.VERBOSE,
+)
+
+
+def with_generation_markers(template: str) -> str | None:
+    """A model's own ChatML template with ``{% generation %}`` around each assistant answer and its
+    ``<|im_end|>``, printing exactly what the original prints (its system prompt included); ``None`` when the
+    template's turns are not written in a form recognised here."""
+    found = _CHATML_TURN.search(template)
+    if found is None:
+        return None
+    nl = found["nl"]
+    assistant = (
+        f"{{{{ '<|im_start|>assistant{nl}' }}}}"
+        "{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}"
+        + (f"{{{{ '{nl}' }}}}" if found["tail"] or found["joined"] else "")
+    )
+    branch = f"{{% if message['role'] == 'assistant' %}}{assistant}{{% else %}}{found[0]}{{% endif %}}"
+    return template[: found.start()] + branch + template[found.end() :]
 
 
 def cache_dir() -> Path:
@@ -247,3 +277,19 @@ def chat_eos_ids(tokenizer) -> list[int]:
     if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
         ids.append(tokenizer.eos_token_id)
     return ids
+
+
+# End-of-text tokens by family (Qwen/GPT-2/SmolLM, Llama 3, T5/Mistral-style); a chat model's EOS is often
+# its end-of-turn token instead (SmolLM2: <|im_end|>), which must not stand between pretraining documents.
+END_OF_TEXT_TOKENS = (ENDOFTEXT, "<|end_of_text|>", "</s>")
+
+
+def document_separator(tokenizer) -> tuple[int, str] | None:
+    """``(id, token)`` put after every document in packed data: the vocabulary's end-of-text token, else EOS."""
+    vocab = tokenizer.get_vocab()
+    for token in END_OF_TEXT_TOKENS:
+        if token in vocab:
+            return int(vocab[token]), token
+    if tokenizer.eos_token_id is None:
+        return None
+    return int(tokenizer.eos_token_id), str(tokenizer.eos_token)

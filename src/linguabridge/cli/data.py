@@ -32,6 +32,10 @@ def clean(
     languages: LanguagesOpt = "marco",
     config: Annotated[Path | None, typer.Option(help="Recipe whose `data` section sets the rules.")] = None,
     workers: Annotated[int | None, typer.Option(help="Local processes (one shard per input file).")] = None,
+    text_key: Annotated[
+        str | None, typer.Option(help="JSONL/Parquet field of the text (data.text_key; default 'text').")
+    ] = None,
+    id_key: Annotated[str | None, typer.Option(help="Field of the id (data.id_key; default 'id').")] = None,
     set_: SetOpt = None,
 ) -> None:
     """Curate raw web text: normalise, URL filter, language ID, per-language quality rules, decontamination,
@@ -41,7 +45,8 @@ def clean(
 
     # --set works with or without a recipe: `--set data.min_words=30 --set data.rules_file=rules.tsv`
     cfg = recipe_or_defaults(config, set_)
-    data = cfg.data if workers is None else cfg.data.model_copy(update={"workers": workers})
+    given = {"workers": workers, "text_key": text_key, "id_key": id_key}
+    data = cfg.data.model_copy(update={k: v for k, v in given.items() if v is not None})
     stats = run_clean(list(inputs), out_dir, data, _codes(languages.split(",")))
     out.print_json(json.dumps(stats["totals"]))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -42,8 +43,23 @@ def _options(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            help="Show the libraries' full output (bars, log dicts, warnings) on the terminal too.",
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="Print only each stage's summary and errors.")
+    ] = False,
 ) -> None:
     """Extend an LLM to many more languages."""
+    from linguabridge import console
+
+    if verbose and quiet:
+        raise typer.BadParameter("--verbose and --quiet exclude each other")
+    console.set_verbosity(console.VERBOSE if verbose else console.QUIET if quiet else console.NORMAL)
 
 
 app.add_typer(data.app, name="data")
@@ -95,9 +111,13 @@ def run(
     from linguabridge import api
 
     stages = only.split(",") if only else None
+    t0 = time.time()
     index = api.run(recipe, out_dir, only=stages, force=force, overrides=set_)
+    _closing_panel(out_dir, time.time() - t0)
     if index is None:
-        out.print(f"done: {', '.join(stages or [])} in {out_dir} (report not rebuilt: add 'report' to --only)")
+        out.print(
+            f"done: {', '.join(stages or [])} in {out_dir} (report not rebuilt: add 'report' to --only)"
+        )
     else:
         out.print(f"report: {index}")
 
@@ -113,6 +133,21 @@ def demo(
     Example: linguabridge demo --out runs/demo
     """
     run(recipe="demo", out_dir=out_dir, only=None, force=force, set_=set_)
+
+
+def _closing_panel(run_dir: Path, seconds: float) -> None:
+    """What ran and for how long, read back from the stages' completion markers."""
+    from linguabridge.console import closing_panel
+    from linguabridge.pipeline import MARKER
+    from linguabridge.stages import STAGE_NAMES
+
+    rows = []
+    for name in STAGE_NAMES:
+        marker = run_dir / name / MARKER
+        if marker.is_file():
+            rows.append(f"{name:<11} {json.loads(marker.read_text())['seconds']:>8.1f}s")
+    if rows:
+        closing_panel(f"run complete in {seconds:.0f}s", [*rows, f"run directory: {run_dir}"])
 
 
 def main() -> None:
@@ -131,7 +166,9 @@ def main() -> None:
         extra = extra_for(module)
         if extra is None:
             raise
-        _fail(f"this command needs {module!r}, which is not installed", f"pip install 'linguabridge[{extra}]'")
+        _fail(
+            f"this command needs {module!r}, which is not installed", f"pip install 'linguabridge[{extra}]'"
+        )
     except OSError as exc:
         if exc.filename is None:
             raise

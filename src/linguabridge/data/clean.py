@@ -5,15 +5,23 @@ normalise -> URL block-list -> language ID (+ per-language score, script consist
 -> exact + MinHash dedup across the whole corpus.
 
 Every input record ends in exactly one of ``kept/``, ``rejected/`` (with ``metadata.reject_reason`` and the
-filter scores) or ``quarantine.jsonl`` (unparseable lines with file and line); ``stats.json`` counts them per
-language x step x reason. Layout of a run (``_work/`` is removed once the run completes)::
+filter scores) or ``quarantine.jsonl`` (unparseable lines with file and line; a file that cannot be read on gets
+one ``"scope": "file"`` entry, and the records read before the damage go on: see ``data/intake.py``);
+``stats.json`` counts them per language x step x reason and lists failed and mostly-quarantined files (also
+printed on stderr). Documents that share an id with an earlier one are renamed ``ID#2``, ``ID#3``... in input
+order (``metadata.original_id`` keeps the id; ``stats.duplicate_ids`` counts them), so ids stay unique and
+``duplicate_of`` is never ambiguous. Layout of a run (``_work/`` is removed once the run completes)::
 
     OUT/_work/plan.json              inputs and config fingerprint (a different plan starts afresh)
-    OUT/_work/shard-00000/           pass 1: candidates, rejected, quarantine, signatures, stats, _DONE.json
-    OUT/_work/dedup/                 pass 2: keep / duplicate-of decisions for every candidate, _DONE.json
+    OUT/_work/shard-00000/           pass 1: candidates, rejected, quarantine, signatures, ids, stats, _DONE.json
+    OUT/_work/ids/                   pass 2a: renames of repeated ids, _DONE.json
+    OUT/_work/dedup/                 pass 2b: keep / duplicate-of decisions for every candidate, _DONE.json
     OUT/kept/part-00000.jsonl.gz     pass 3: one part per input file (+ _DONE marker in _work/final-00000/)
     OUT/rejected/part-00000.jsonl.gz
-    OUT/quarantine.jsonl, OUT/stats.json, OUT/_DONE.json
+    OUT/quarantine.jsonl, OUT/stats.json, OUT/_COMPLETE.json (the run's marker, written last)
+
+Shard and pass markers inside ``_work/`` are ``_DONE.json``; a run folder from before the run-level marker was
+``_COMPLETE.json`` (its ``_DONE.json`` at the top) counts as not complete and is curated afresh.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import functools
 import hashlib
 import json
 import shutil
+import sys
 from collections import defaultdict
 from importlib import resources
 from pathlib import Path
@@ -31,7 +40,7 @@ from linguabridge import __version__
 from linguabridge.config import DataConfig
 from linguabridge.data.decontam import Decontaminator, describe
 from linguabridge.data.dedup import MinHasher, SignatureWriter, exact_key, global_dedup
-from linguabridge.data.execution import is_done, mark_done, run_shards
+from linguabridge.data.execution import MARKER, SHARD_MARKER, is_done, mark_done, run_shards
 from linguabridge.data.filters import (
     FineWebLines,
     GopherQuality,
@@ -40,6 +49,7 @@ from linguabridge.data.filters import (
     ScriptConsistency,
     UrlFilter,
 )
+from linguabridge.data.intake import FileTally, merge_reports, warn
 from linguabridge.data.langid import get_identifier
 from linguabridge.data.pii import redact
 from linguabridge.data.readers import list_inputs, read_file
@@ -47,6 +57,7 @@ from linguabridge.data.records import Document
 from linguabridge.data.segment import get_segmenter, rules_off
 from linguabridge.data.text import Analysis, normalise
 from linguabridge.data.thresholds import RulesBook
+from linguabridge.data.unique_ids import renamed, unique_ids
 from linguabridge.io import JsonlWriter, Quarantined, iter_jsonl, write_json
 from linguabridge.provenance import fingerprint
 
@@ -65,6 +76,7 @@ class Stats:
         self.pii: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.segmenters: dict[str, dict] = {}
         self.rules: dict[str, dict] = {}  # thresholds each language was judged with (for reports, re-tuning)
+        self.files: dict[str, list] = {"failed": [], "mostly_quarantined": []}  # data/intake.py reports
 
     def step(self, name: str, lang: str, reason: str | None) -> None:
         key = "out" if reason is None else reason
@@ -89,6 +101,7 @@ class Stats:
             "pii": plain(self.pii),
             "segmenters": plain(self.segmenters),
             "rules": plain(self.rules),
+            "files": self.files,
         }
 
     def merge(self, data: dict) -> None:
@@ -109,6 +122,7 @@ class Stats:
                 self.pii[lang][k] += v
         self.segmenters.update(data["segmenters"])
         self.rules.update(data["rules"])
+        self.files = merge_reports([self.files, data["files"]])
 
 
 # ------------------------------------------------------------------------------------------------ chain
@@ -118,7 +132,7 @@ class Chain:
     def __init__(self, cfg: DataConfig, languages: list[str]):
         self.cfg = cfg
         self.targets = set(languages)
-        self.rules = RulesBook(cfg.rules_file, cfg.thresholds)
+        self.rules = RulesBook(cfg.rules_file, cfg.thresholds, cfg.source_thresholds)
         self.url = UrlFilter(cfg.url_blocklist)
         self.lid = get_identifier(cfg.lid_backend)
         self.script = ScriptConsistency(cfg.min_script_ratio)
@@ -152,7 +166,8 @@ class Chain:
         doc.metadata["language_score"] = round(pred.score, 4)
         if pred.resolved_by:
             doc.metadata["language_resolved_by"] = pred.resolved_by
-        rules = self.rules.get(lang)
+        source = doc.metadata["source"]
+        rules = self.rules.get(lang, source)  # a source with its own thresholds (man pages) is judged by them
         scores: dict = {}
         doc.metadata["scores"] = scores
         if lang not in self.targets:
@@ -168,9 +183,10 @@ class Chain:
             rules = self._relaxed(lang, rules, off)
         if lang not in stats.segmenters:
             stats.segmenters[lang] = {"segmenter": seg.name, "fallback": seg.fallback, "rules_off": list(off)}
+        if self.rules.label(lang, source) not in stats.rules:
             used = {k: (None if v == float("inf") else v) for k, v in dataclasses.asdict(rules).items()}
             used["stop_words"] = len(rules.stop_words)
-            stats.rules[lang] = used
+            stats.rules[self.rules.label(lang, source)] = used
         a = Analysis(doc.text, lang, seg)
         reason = self.script(doc, a, rules, scores)
         stats.step("script", lang, reason)
@@ -187,7 +203,7 @@ class Chain:
             if reason:
                 return reason, lang, a
         if self.cfg.pii:
-            text, counts = redact(doc.text)
+            text, counts = redact(doc.text, lang)
             if counts:
                 doc.text = text
                 doc.metadata["pii"] = counts
@@ -229,14 +245,17 @@ def filter_shard(index: int, path: str, work: str, cfg: DataConfig, languages: l
         return
     chain = _chain(cfg, languages)
     stats = Stats()
+    tally = FileTally(str(path))
     sigs = SignatureWriter(folder / "signatures")
+    ids: list[list[str]] = []  # ["r" | "c", id] of every document in input order (pass 2a)
     with (
         JsonlWriter(folder / "candidates.jsonl.gz") as cand,
         JsonlWriter(folder / "rejected.jsonl.gz") as rej,
         JsonlWriter(folder / "quarantine.jsonl") as quar,
     ):
-        for item in read_file(path):
+        for item in read_file(path, cfg.text_key, cfg.id_key):
             stats.totals["input"] += 1
+            tally.add(item)
             if isinstance(item, Quarantined):
                 quar.write(item)
                 stats.totals["quarantined"] += 1
@@ -245,12 +264,16 @@ def filter_shard(index: int, path: str, work: str, cfg: DataConfig, languages: l
             if reason is not None:
                 item.metadata["reject_reason"] = reason
                 rej.write(item)
+                ids.append(["r", item.id])
                 stats.final(lang, reason)
                 continue
             sig = chain.minhash(a) if chain.minhash is not None else None
             sigs.add(item.id, exact_key(item.text), sig)
             cand.write(item)
+            ids.append(["c", item.id])
     sigs.close()
+    stats.files = tally.report()
+    write_json(folder / "ids.json", ids)
     write_json(folder / "stats.json", stats.to_json())
     mark_done(folder, {"input": str(path), "candidates": len(sigs.ids)})
 
@@ -263,16 +286,18 @@ def finalize_shard(index: int, work: str, out: str) -> None:
         return
     shard = work_p / f"shard-{index:05d}"
     decisions = json.loads((work_p / "dedup" / f"shard-{index:05d}.json").read_text("utf-8"))
+    renames = json.loads((work_p / "ids" / f"shard-{index:05d}.json").read_text("utf-8"))
     stats = Stats()
     with (
         JsonlWriter(out_p / "kept" / f"part-{index:05d}.jsonl.gz") as kept,
         JsonlWriter(out_p / "rejected" / f"part-{index:05d}.jsonl.gz") as rej,
     ):
-        for _, obj in iter_jsonl(shard / "rejected.jsonl.gz"):
-            rej.write(obj)
-        for (_, obj), (reason, dup_of, cluster) in zip(
-            iter_jsonl(shard / "candidates.jsonl.gz"), decisions, strict=True
+        for n, (_, obj) in enumerate(iter_jsonl(shard / "rejected.jsonl.gz")):
+            rej.write(renamed(obj, renames["r"].get(str(n))))
+        for n, ((_, obj), (reason, dup_of, cluster)) in enumerate(
+            zip(iter_jsonl(shard / "candidates.jsonl.gz"), decisions, strict=True)
         ):
+            obj = renamed(obj, renames["c"].get(str(n)))
             lang = obj["metadata"].get("language", UND)
             stats.step("dedup", lang, reason)
             stats.final(lang, reason)
@@ -313,7 +338,7 @@ def clean(
     out = Path(out_dir)
     work = out / "_work"
     fp = _fingerprint(files, cfg, languages)
-    done = out / "_DONE.json"
+    done = out / MARKER
     if done.is_file() and json.loads(done.read_text("utf-8")).get("fingerprint") == fp:
         shutil.rmtree(work, ignore_errors=True)
         return json.loads((out / "stats.json").read_text("utf-8"))
@@ -321,7 +346,7 @@ def clean(
     if not plan.is_file() or json.loads(plan.read_text("utf-8")).get("fingerprint") != fp:
         for stale in (work, out / "kept", out / "rejected"):
             shutil.rmtree(stale, ignore_errors=True)
-        for stale in (done, out / "stats.json", out / "quarantine.jsonl"):
+        for stale in (done, out / SHARD_MARKER, out / "stats.json", out / "quarantine.jsonl"):
             stale.unlink(missing_ok=True)
         write_json(plan, {"fingerprint": fp, "inputs": [str(f) for f in files]})
 
@@ -334,6 +359,9 @@ def clean(
         "filter",
         progress,
     )
+    ids_dir = work / "ids"
+    if not is_done(ids_dir):
+        mark_done(ids_dir, {"renamed": unique_ids(work, n)})
     dedup_dir = work / "dedup"
     if not is_done(dedup_dir):
         shard_sigs = [work / f"shard-{i:05d}" / "signatures" for i in range(n)]
@@ -357,12 +385,20 @@ def clean(
                 quar.write(obj)
     result = stats.to_json()
     result["shards"] = n
+    result["duplicate_ids"] = {"renamed": json.loads((ids_dir / SHARD_MARKER).read_text("utf-8"))["renamed"]}
     built = _CHAINS.get(_chain_key(cfg, languages))  # this process ran the shards (workers == 1)
     decontam = built.decontam if built else None
     if decontam is None and cfg.decontaminate != "none":
         decontam = Decontaminator(cfg.decontam_files, cfg.decontam_ngram, cfg.decontaminate)
     result["decontamination"] = describe(decontam) if decontam else {"mode": "none"}
     result["lid_backend"] = cfg.lid_backend
+    warn(result["files"], str(out / "quarantine.jsonl"))
+    if result["duplicate_ids"]["renamed"]:
+        print(
+            f"warning: {result['duplicate_ids']['renamed']} documents had the id of an earlier one: renamed ID#2, "
+            "ID#3... (metadata.original_id keeps the id)",
+            file=sys.stderr,
+        )
     write_json(out / "stats.json", result)
     write_json(done, {"fingerprint": fp, "shards": n})
     shutil.rmtree(work, ignore_errors=True)

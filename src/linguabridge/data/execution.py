@@ -20,15 +20,16 @@ from linguabridge.errors import require
 from linguabridge.io import write_json
 from linguabridge.runtime import die_with_parent
 
-MARKER = "_DONE.json"
+MARKER = "_COMPLETE.json"  # a whole run's, last file written (every stage's convention, pipeline.MARKER)
+SHARD_MARKER = "_DONE.json"  # one shard's or pass's, inside the run's _work/ (removed with it)
 
 
 def is_done(folder: Path) -> bool:
-    return (folder / MARKER).is_file()
+    return (folder / SHARD_MARKER).is_file()
 
 
 def mark_done(folder: Path, info: dict) -> None:
-    write_json(folder / MARKER, info)
+    write_json(folder / SHARD_MARKER, info)
 
 
 def run_shards(
@@ -48,14 +49,20 @@ def run_shards(
             ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
         remote = ray.remote(fn)
         return ray.get([remote.remote(*a) for a in args])
-    from tqdm.auto import tqdm
+    from linguabridge.console import progress as progress_bar
 
-    if workers <= 1 or len(args) == 1:
-        return [fn(*a) for a in tqdm(args, desc=desc, unit="shard", disable=not progress)]
-    # spawn: workers import cleanly (no forked locks or half-initialised segmenters); each loads its own models.
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=min(workers, len(args)), mp_context=ctx, initializer=die_with_parent
-    ) as pool:
-        futures = [pool.submit(fn, *a) for a in args]
-        return [f.result() for f in tqdm(futures, desc=desc, unit="shard", disable=not progress)]
+    with progress_bar(desc, len(args), unit="shards", enabled=progress) as bar:
+        if workers <= 1 or len(args) == 1:
+            return [_advance(bar, fn(*a)) for a in args]
+        # spawn: workers import cleanly (no forked locks or half-initialised segmenters); each loads its own models.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(args)), mp_context=ctx, initializer=die_with_parent
+        ) as pool:
+            futures = [pool.submit(fn, *a) for a in args]
+            return [_advance(bar, f.result()) for f in futures]
+
+
+def _advance(bar, result):
+    bar.update(advance=1)
+    return result

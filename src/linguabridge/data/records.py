@@ -30,17 +30,24 @@ def stable_id(*parts: str) -> str:
     return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
 
 
-def to_document(obj: dict, path: str, lineno: int) -> Document | Quarantined:
-    """A JSONL object -> Document. Needs ``text``; ``id`` is generated from file and line when absent."""
-    text = obj.get("text")
+def to_document(
+    obj: dict, path: str, lineno: int, text_key: str = "text", id_key: str = "id"
+) -> Document | Quarantined:
+    """A JSONL object -> Document. Needs a string ``text_key``; the id (``id_key``) is generated from file and line
+    when absent."""
+    text = obj.get(text_key)
     if not isinstance(text, str):
-        return Quarantined(path, lineno, "no string field 'text'", json.dumps(obj, ensure_ascii=False))
+        fields = ", ".join(map(str, list(obj)[:8]))
+        hint = "" if text_key in obj else f" (fields: {fields}; name the text's with --text-key)"
+        return Quarantined(
+            path, lineno, f"no string field {text_key!r}{hint}", json.dumps(obj, ensure_ascii=False)
+        )
     meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
     meta = dict(meta)
     for key, value in obj.items():  # flat inputs (url, source at top level) keep their fields
-        if key not in ("id", "text", "metadata"):
+        if key not in (id_key, text_key, "metadata"):
             meta.setdefault(key, value)
-    doc_id = str(obj["id"]) if obj.get("id") is not None else stable_id(path, str(lineno))
+    doc_id = str(obj[id_key]) if obj.get(id_key) is not None else stable_id(path, str(lineno))
     return Document(doc_id, text, meta)
 
 

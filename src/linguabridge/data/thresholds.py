@@ -3,7 +3,9 @@ is ``data/calibrate.py``.
 
 A row per language; blank cells inherit the ``*`` row. Users replace or extend the table with their own file
 (``data.rules_file``, e.g. the output of ``linguabridge data thresholds``) and override single values in the
-recipe (``data.thresholds: {tha_Thai: {language_score: 0.5}}``).
+recipe (``data.thresholds: {tha_Thai: {language_score: 0.5}}``). Documents of one source (``metadata.source``)
+can have their own values over those (``data.source_thresholds: {manpages: {"*": {line_punct_thr: 0}}}``):
+reference text such as man pages is not web prose, and web rules would reject all of it.
 """
 
 from __future__ import annotations
@@ -108,7 +110,12 @@ def bundled_rules() -> dict[str, dict]:
 class RulesBook:
     """Resolves the rules of each language: bundled table, then the user's file, then recipe overrides."""
 
-    def __init__(self, rules_file: str | None = None, overrides: dict[str, dict] | None = None):
+    def __init__(
+        self,
+        rules_file: str | None = None,
+        overrides: dict[str, dict] | None = None,
+        source_overrides: dict[str, dict[str, dict]] | None = None,
+    ):
         self.rows = copy.deepcopy(bundled_rules())
         if rules_file:
             try:
@@ -117,29 +124,44 @@ class RulesBook:
                 raise ConfigError(f"rules file {rules_file}: {exc.strerror}", "fix data.rules_file") from None
             for code, row in read_rules_table(user, rules_file).items():
                 self.rows.setdefault(code, {}).update(row)
-        self.overrides = {("*" if k == "*" else canonical(k)): v for k, v in (overrides or {}).items()}
-        self._cache: dict[str, LangRules] = {}
+        self.overrides = _by_language(overrides or {})
+        self.source_overrides = {src: _by_language(table) for src, table in (source_overrides or {}).items()}
+        self._cache: dict[tuple[str, str | None], LangRules] = {}
 
-    def get(self, code: str) -> LangRules:
-        if code not in self._cache:
+    def label(self, code: str, source: str | None = None) -> str:
+        """Which rules a document is judged by: its language, plus its source when that has its own."""
+        return f"{code}/{source}" if source in self.source_overrides else code
+
+    def get(self, code: str, source: str | None = None) -> LangRules:
+        """The rules of language ``code``, with those of ``source`` over them when it has its own."""
+        key = (code, source if source in self.source_overrides else None)
+        if key not in self._cache:
             merged = dict(self.rows["*"]) | self.rows.get(code, {})
             if code not in self.rows:
                 merged["source"] = self.rows["*"]["source"]
-            rules = LangRules(stop_words=stop_words(code), **merged)
-            extra = self.overrides.get("*", {}) | self.overrides.get(code, {})
-            if extra:
-                known = {f.name for f in fields(LangRules)}
-                bad = sorted(set(extra) - known)
-                if bad:
-                    raise ConfigError(
-                        f"data.thresholds.{code}: unknown key(s) {bad}", f"use one of {sorted(known)}"
-                    )
-                conv = {
-                    k: (_pairs(v) if isinstance(v, str) and k.endswith("n_grams") else v)
-                    for k, v in extra.items()
-                }
-                rules = replace(rules, **conv)
+            rules = _override(LangRules(stop_words=stop_words(code), **merged), self.overrides, code, "")
+            if key[1] is not None:
+                rules = _override(rules, self.source_overrides[key[1]], code, f"source_thresholds.{key[1]}.")
             if not rules.stop_words:
                 rules = replace(rules, min_stop_words=0)  # no list for this language: the rule cannot apply
-            self._cache[code] = rules
-        return self._cache[code]
+            self._cache[key] = rules
+        return self._cache[key]
+
+
+def _by_language(table: dict[str, dict]) -> dict[str, dict]:
+    return {("*" if k == "*" else canonical(k)): v for k, v in table.items()}
+
+
+def _override(rules: LangRules, table: dict[str, dict], code: str, where: str) -> LangRules:
+    """``rules`` with the values ``table`` gives for every language (``*``) and for ``code``."""
+    extra = table.get("*", {}) | table.get(code, {})
+    if not extra:
+        return rules
+    known = {f.name for f in fields(LangRules)}
+    bad = sorted(set(extra) - known)
+    if bad:
+        raise ConfigError(
+            f"data.{where or 'thresholds.'}{code}: unknown key(s) {bad}", f"use one of {sorted(known)}"
+        )
+    conv = {k: (_pairs(v) if isinstance(v, str) and k.endswith("n_grams") else v) for k, v in extra.items()}
+    return replace(rules, **conv)

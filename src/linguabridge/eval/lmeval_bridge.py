@@ -1,6 +1,7 @@
-"""Run task specs on lm-evaluation-harness: HF models (a model object or a path; CPU or GPU) or vLLM.
+"""Run task specs on lm-evaluation-harness: our scorer, lm-eval's HFLM (a model object; CPU or GPU) or vLLM.
 
-lm-eval does the prompting, batching, log-likelihood scoring, generation and per-item metrics; this module
+lm-eval does the prompting and per-item metrics; scoring and generation are the backend's: ``linguabridge``
+(``eval/lm_backend.py``, the default), ``hf`` (lm-eval's HFLM, the reference) or ``vllm``. This module
 only builds its model wrapper and its inline task dicts (local files, offline) and hands back lm-eval's
 results with the logged samples. We never call lm-eval's TaskManager over its built-in task directory
 (indexing it costs ~20 s and its tasks would download from the Hub).
@@ -39,14 +40,42 @@ def _generation_cache(model):
             config.use_cache = old
 
 
+def _device(cfg: EvalConfig) -> str:
+    import torch
+
+    return cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def hf_lm(model, tokenizer, cfg: EvalConfig):
     """lm-eval's HFLM around a loaded model (moved to ``cfg.device``, default cuda when available)."""
-    import torch
     from lm_eval.models.huggingface import HFLM
 
-    device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = model.to(device).eval()
-    return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size)
+    from linguabridge import console
+
+    model = model.to(_device(cfg)).eval()
+    cls = HFLM if console.verbosity() == console.VERBOSE else _without_request_bars(HFLM)
+    return cls(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size)
+
+
+def _without_request_bars(cls):
+    """``cls`` with its per-request tqdm bars off: lm-eval passes ``disable=`` itself, which overrides
+    ``TQDM_DISABLE``. Keeps the class name, which lm-eval records as the model's name in its results."""
+
+    def quiet(method):
+        def call(self, requests, disable_tqdm: bool = True):
+            return getattr(cls, method)(self, requests, disable_tqdm=disable_tqdm)
+
+        return call
+
+    names = ("loglikelihood", "loglikelihood_rolling", "generate_until")
+    return type(cls.__name__, (cls,), {name: quiet(name) for name in names})
+
+
+def linguabridge_lm(model, tokenizer, cfg: EvalConfig):
+    """Our scorer as an lm-eval model, around a loaded model (on ``cfg.device``, default cuda when available)."""
+    from linguabridge.eval.lm_backend import LinguabridgeLM
+
+    return LinguabridgeLM(model, tokenizer, device=_device(cfg))
 
 
 def vllm_lm(model_path: str | Path, cfg: EvalConfig):
@@ -69,13 +98,14 @@ def vllm_lm(model_path: str | Path, cfg: EvalConfig):
 @contextmanager
 def build_lm(model, tokenizer, cfg: EvalConfig, model_path: str | Path | None = None):
     """The lm-eval LM for ``cfg.backend``; vLLM loads from a path (a model object is saved to a temp dir)."""
-    if cfg.backend == "hf":
+    if cfg.backend in ("linguabridge", "hf"):
         if model is None:
             raise LinguabridgeError(
-                "the hf backend needs a loaded model", "pass model= (or use --model PATH)"
+                f"the {cfg.backend} backend needs a loaded model", "pass model= (or use --model PATH)"
             )
+        make = linguabridge_lm if cfg.backend == "linguabridge" else hf_lm
         with _generation_cache(model):
-            yield hf_lm(model, tokenizer, cfg)
+            yield make(model, tokenizer, cfg)
         return
     if model_path is None:
         with tempfile.TemporaryDirectory(prefix="lb-vllm-") as tmp:

@@ -35,6 +35,7 @@ class CuratedDoc:
     text: str
     language: str  # canonical code
     source: str  # a kind (parallel, knowledge, synthetic) or, for web text, the language
+    split: str = "train"  # "heldout" when the corpus keeps it apart itself (man pages, by page name)
 
 
 def iter_curated(
@@ -70,21 +71,29 @@ def iter_curated(
                     raise LinguabridgeError(f"{path}:{lineno}: {exc.message}", exc.hint) from None
             kind = meta.get("source", "web")
             source = kind if kind in kinds else codes[lang]
-            yield CuratedDoc(str(doc_id), text, codes[lang], source)
+            yield CuratedDoc(str(doc_id), text, codes[lang], source, str(meta.get("split") or "train"))
 
 
 def select_heldout(docs: Iterable, per_language: int, seed: int) -> set[str]:
     """Ids of held-out web documents: a seeded choice of ``per_language`` per language, carved out before
     planning and packing. A language with at most ``2 * per_language`` documents keeps all of them for
-    training (see :func:`heldout_gaps`). Takes :class:`CuratedDoc` or ``Document`` items."""
+    training (see :func:`heldout_gaps`). Takes :class:`CuratedDoc` or ``Document`` items.
+
+    Documents the corpus itself marks ``split: heldout`` are held out, and a language that has any keeps
+    exactly those: its corpus chose them (the real corpus by page name, the same pages in every language)."""
     by_lang: dict[str, list[str]] = defaultdict(list)
+    heldout: set[str] = set()
+    given: set[str] = set()  # languages whose held-out documents the corpus chose
     for d in docs:
         lang = d.language if isinstance(d, CuratedDoc) else d.metadata["language"]
         source = d.source if isinstance(d, CuratedDoc) else d.metadata.get("source", "web")
-        if source in (lang, "web"):
+        split = d.split if isinstance(d, CuratedDoc) else d.metadata.get("split")
+        if split == "heldout":
+            heldout.add(d.id)
+            given.add(lang)
+        elif source in (lang, "web"):
             by_lang[lang].append(d.id)
-    heldout: set[str] = set()
-    for lang in sorted(by_lang):
+    for lang in sorted(set(by_lang) - given):
         ids = sorted(by_lang[lang])
         random.Random(f"{seed}-{lang}").shuffle(ids)
         if per_language and len(ids) > per_language * 2:

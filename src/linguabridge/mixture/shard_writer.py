@@ -2,7 +2,7 @@
 
 Documents are streamed in a stable order and cut into shards of ``docs_per_shard`` documents, so shard
 ``k`` always holds the same documents whatever the number of workers. Each worker tokenizes one shard with
-the Rust tokenizer, appends EOS after every document and writes ``shard-k.npy``, ``shard-k.columns.npz``
+the Rust tokenizer, appends the end-of-text token after every document and writes ``shard-k.npy``, ``shard-k.columns.npz``
 and ``shard-k.index.jsonl`` (temporary names, each renamed when complete, the rows last). A killed run
 keeps its finished shards: the next run re-reads the stream but sends only missing shards to the workers.
 ``_shards.json`` fingerprints the inputs, tokenizer and held-out set; shards from different inputs are
@@ -110,6 +110,7 @@ def _fingerprint(
         {
             "inputs": inputs,
             "tokenizer": spec.sha,
+            "separator": spec.eos_id,
             "heldout": sorted(heldout),
             "kinds": sorted(kinds),
             "docs_per_shard": per_shard,
@@ -159,7 +160,14 @@ def tokenize_documents(
         _clear(out)  # shards of other inputs or another tokenizer: never mix them in
     write_json(
         manifest,
-        {"fingerprint": fp, "tokenizer": _portable(spec.name), "tokenizer_sha": spec.sha, "docs_per_shard": docs_per_shard},
+        {
+            "fingerprint": fp,
+            "tokenizer": _portable(spec.name),
+            "tokenizer_sha": spec.sha,
+            # the end-of-text token between documents, and the tokenizer's EOS (a chat model's end of turn)
+            "separator": {"id": spec.eos_id, "token": spec.eos_token, "eos_token": str(tokenizer.eos_token)},
+            "docs_per_shard": docs_per_shard,
+        },
     )
 
     state = {"shards": 0, "reused": 0}

@@ -32,11 +32,13 @@ _SPECS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 @dataclass(frozen=True)
 class EncoderSpec:
-    """What a worker needs to rebuild the tokenizer: its ``tokenizer.json`` and the end-of-document id."""
+    """What a worker needs to rebuild the tokenizer: its ``tokenizer.json`` and the end-of-document id (the
+    end-of-text token, ``tokenizer.document_separator``; ``eos_token`` names it for the manifest)."""
 
     tokenizer_json: str
     eos_id: int
     name: str
+    eos_token: str = ""
 
     @classmethod
     def from_tokenizer(cls, tokenizer) -> EncoderSpec:
@@ -59,11 +61,15 @@ class EncoderSpec:
                 f"tokenizer {name!r} has no fast (Rust) backend",
                 "use a tokenizer that ships tokenizer.json (every modern HF model does)",
             )
-        if tokenizer.eos_token_id is None:
+        from linguabridge.tokenizer import document_separator
+
+        separator = document_separator(tokenizer)
+        if separator is None:
             raise LinguabridgeError(
-                f"tokenizer {name!r} has no EOS token to put between documents", "set tokenizer.eos_token"
+                f"tokenizer {name!r} has no end-of-text or EOS token to put between documents",
+                "set tokenizer.eos_token",
             )
-        return cls(tokenizer.backend_tokenizer.to_str(), int(tokenizer.eos_token_id), str(name))
+        return cls(tokenizer.backend_tokenizer.to_str(), separator[0], str(name), separator[1])
 
     @cached_property
     def sha(self) -> str:

@@ -1,4 +1,8 @@
-"""Base models: a tiny random-init Qwen2 built from config (the embedded default) or any HF causal LM."""
+"""Base models: a tiny random-init Qwen2 or Llama built from config, or any HF causal LM (GGUF files included).
+
+``tiny-qwen2`` is the embedded default; ``tiny-llama`` has SmolLM2's architecture, to run a real model's
+tokenizer (``tokenizer: smollm2-135m``) through every stage in seconds.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from linguabridge.config import ModelConfig
 from linguabridge.errors import LinguabridgeError
 
 TINY = "tiny-qwen2"
+TINY_LLAMA = "tiny-llama"
 
 
 def build_tiny_qwen2(cfg: ModelConfig, vocab_size: int, seed: int, eos_token_id: int | None = None):
@@ -39,27 +44,58 @@ def build_tiny_qwen2(cfg: ModelConfig, vocab_size: int, seed: int, eos_token_id:
     return model
 
 
+def build_tiny_llama(cfg: ModelConfig, vocab_size: int, seed: int, tokenizer=None):
+    """A Llama-architecture model (SmolLM2's) with random weights and the tokenizer's BOS/EOS/pad ids."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    t = cfg.tiny
+    ids = {f"{kind}_token_id": getattr(tokenizer, f"{kind}_token_id", None) for kind in ("bos", "eos", "pad")}
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=t.hidden_size,
+        intermediate_size=t.intermediate_size,
+        num_hidden_layers=t.num_hidden_layers,
+        num_attention_heads=t.num_attention_heads,
+        num_key_value_heads=t.num_key_value_heads,
+        max_position_embeddings=t.max_position_embeddings,
+        tie_word_embeddings=t.tie_word_embeddings,
+        use_cache=False,
+        attn_implementation=cfg.attn_implementation,
+        **ids,
+    )
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(config)
+
+
 def load_model(
     cfg: ModelConfig,
     path: str | Path | None = None,
     vocab_size: int | None = None,
     seed: int = 0,
     eos_token_id: int | None = None,
+    tokenizer=None,
 ):
     """Load ``path`` (a previous stage's checkpoint) or the configured base model.
 
-    Weights load from safetensors only; remote code runs only when ``trust_remote_code`` is set.
+    Weights load from safetensors only; remote code runs only when ``trust_remote_code`` is set. A ``.gguf``
+    file or ``smollm2-135m`` loads from its cached conversion (models/sources.py).
     """
     import torch
     from transformers import AutoModelForCausalLM
 
+    from linguabridge.models.sources import resolve_source
+
     source = str(path) if path is not None else cfg.name_or_path
-    if source == TINY:
+    if source in (TINY, TINY_LLAMA):
         if vocab_size is None:
             raise LinguabridgeError(
-                "building tiny-qwen2 needs the tokenizer's vocabulary size", "pass vocab_size"
+                f"building {source} needs the tokenizer's vocabulary size", "pass vocab_size"
             )
+        if source == TINY_LLAMA:
+            return build_tiny_llama(cfg, vocab_size, seed, tokenizer)
         return build_tiny_qwen2(cfg, vocab_size, seed, eos_token_id)
+    source = resolve_source(source)[0]
     dtype = "auto" if cfg.dtype == "auto" else getattr(torch, cfg.dtype)
     _refuse_pickle_only(Path(source))
     try:
@@ -84,7 +120,7 @@ def load_hint(message: str, source: str = "") -> str:
     ships_code = config.is_file() and '"auto_map"' in config.read_text(encoding="utf-8", errors="replace")
     if "trust_remote_code" in message or ships_code:
         return "this model ships its own Python code: only if you trust it, set model.trust_remote_code: true"
-    return "give a local directory with config.json + *.safetensors, or 'tiny-qwen2'"
+    return "give a local directory with config.json + *.safetensors, a .gguf file, 'smollm2-135m' or 'tiny-qwen2'"
 
 
 def _refuse_pickle_only(folder: Path) -> None:

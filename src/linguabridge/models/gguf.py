@@ -41,7 +41,6 @@ PROBE = (
 MAX_ABS_DIFF = 1e-5  # float32 both ways: the same weights give the same logits up to kernel noise
 
 
-
 def _versions() -> dict:
     from importlib.metadata import version
 

@@ -6,6 +6,8 @@
 - :class:`HeldoutMonitor`: held-out loss on the starting model and every ``eval_every`` steps; the forgetting guard.
 - :class:`EmbeddingWarmup`: only the embeddings learn for the first steps (after a vocabulary extension).
 - :class:`JsonlMetrics`: every log row into ``metrics.jsonl`` (CPT, SFT and DPO).
+- :class:`TrainProgress` / :class:`ConsoleProgressMixin`: one progress display (step/total, ETA, loss, tokens/s)
+  instead of transformers' bar and its printed log dicts (CPT, SFT and DPO).
 
 Everything a piece needs comes through its constructor. Imports transformers at module level (the base classes);
 the runners import this module when they run, so the CLI stays quick to start.
@@ -17,11 +19,14 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 import torch
 from transformers import Trainer, TrainerCallback
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
+from linguabridge import console
 from linguabridge import metric_keys as mk
 from linguabridge.config import BatchGeometry
 from linguabridge.io import write_json
@@ -47,6 +52,59 @@ class JsonlMetrics(TrainerCallback):
             row[mk.TOKENS] = state.global_step * self.tokens_per_step
         row.update({k: (float(v) if isinstance(v, int | float) else v) for k, v in logs.items()})
         self.metrics.write(row)
+
+
+class TrainProgress(TrainerCallback):
+    """Step/total, elapsed, ETA and the last logged loss and tokens/s, on the main process.
+
+    Tokens/s comes from CPT's throughput figures, or from TRL's cumulative ``num_tokens`` between two logs."""
+
+    def __init__(self, description: str = "train"):
+        self.description = description
+        self._stack = ExitStack()
+        self._bar: console.Bar | None = None
+        self._tokens: tuple[float, float] | None = None  # (num_tokens, time) at the previous log
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self._tokens = (0.0, time.perf_counter()) if state.global_step == 0 else None
+            self._bar = self._stack.enter_context(
+                console.progress(self.description, state.max_steps, state.global_step, unit="steps")
+            )
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._bar is not None:
+            self._bar.update(completed=state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self._bar is None or not logs or mk.LOSS not in logs:  # eval rows and the final summary row
+            return
+        figures = [f"loss {float(logs[mk.LOSS]):.4g}"]
+        rate = logs.get(mk.TOKENS_PER_S)
+        if rate is None and "num_tokens" in logs:
+            now = (float(logs["num_tokens"]), time.perf_counter())
+            if self._tokens is not None and now[1] > self._tokens[1]:
+                rate = (now[0] - self._tokens[0]) / (now[1] - self._tokens[1])
+            self._tokens = now
+        if rate is not None:
+            figures.append(f"{rate:,.0f} tokens/s")
+        self._bar.update(info=" · ".join(figures))
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self._stack.close()
+        self._bar = None
+
+
+class ConsoleProgressMixin:
+    """For a Trainer class: :class:`TrainProgress` replaces transformers' ``ProgressCallback`` (a tqdm bar) and
+    ``PrinterCallback`` (which prints every log dict, ~700 characters a step); ``--verbose`` keeps theirs."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if console.verbosity() != console.VERBOSE:
+            self.remove_callback(ProgressCallback)
+            self.remove_callback(PrinterCallback)
+            self.add_callback(TrainProgress())
 
 
 class Throughput:
@@ -200,7 +258,7 @@ class EmbeddingWarmup(TrainerCallback):
             self.metrics.write({mk.STEP: state.global_step, mk.EVENT: mk.EMBEDDINGS_WARMUP_DONE})
 
 
-class CPTTrainer(AtomicCheckpointMixin, Trainer):
+class CPTTrainer(ConsoleProgressMixin, AtomicCheckpointMixin, Trainer):
     """The HF Trainer for CPT: per-token loss (split per language by ``meter``), throughput in the logs, the data
     position (``layout`` fingerprint, sequences and tokens consumed) in each checkpoint's manifest.
 

@@ -16,7 +16,7 @@ from linguabridge import metric_keys as mk
 from linguabridge.config import PostTrainConfig
 from linguabridge.errors import LinguabridgeError
 from linguabridge.io import write_json
-from linguabridge.tokenizer import CHATML_TEMPLATE, ENDOFTEXT, IM_END, chat_eos_ids
+from linguabridge.tokenizer import CHATML_TEMPLATE, ENDOFTEXT, IM_END, chat_eos_ids, with_generation_markers
 from linguabridge.train.args import training_args_kwargs
 from linguabridge.train.checkpoints import AtomicCheckpointMixin, latest_checkpoint, save_final, step_of
 from linguabridge.train.metrics_log import MetricsLog
@@ -24,11 +24,13 @@ from linguabridge.train.metrics_log import MetricsLog
 
 # --------------------------------------------------------------------------------------------- helpers
 def prepare_chat_tokenizer(tokenizer):
-    """Make a Qwen-family tokenizer train and generate chats correctly.
+    """Make a ChatML tokenizer (Qwen's, SmolLM2's) train and generate chats correctly.
 
-    The template must carry ``{% generation %}`` markers (assistant-only loss): a ChatML tokenizer without them
-    gets ours. Padding uses ``<|endoftext|>``, never ``<|im_end|>``, so the end-of-turn token keeps its label.
-    Other tokenizers keep their own template (TRL swaps in a marked training template for known families).
+    The template must carry ``{% generation %}`` markers (assistant-only loss): a ChatML template without them
+    gets them added where its turns are recognised, so the model keeps its own template and system prompt,
+    and is replaced by Qwen's ChatML otherwise. Padding uses ``<|endoftext|>``, never ``<|im_end|>``, so the
+    end-of-turn token keeps its label. Other tokenizers keep their own template (TRL swaps in a marked
+    training template for known families).
     """
     from trl.chat_template_utils import has_generation_markers
 
@@ -36,7 +38,8 @@ def prepare_chat_tokenizer(tokenizer):
     if IM_END in vocab and (
         not tokenizer.chat_template or not has_generation_markers(tokenizer.chat_template)
     ):
-        tokenizer.chat_template = CHATML_TEMPLATE
+        own = tokenizer.chat_template and with_generation_markers(tokenizer.chat_template)
+        tokenizer.chat_template = own or CHATML_TEMPLATE
     if ENDOFTEXT in vocab:
         tokenizer.pad_token = ENDOFTEXT
     if tokenizer.pad_token is None:
@@ -73,8 +76,13 @@ def _lora_config(cfg: PostTrainConfig):
 
 
 def _atomic(trainer_cls):
-    """The TRL trainer with CPT's checkpoint convention: staged, sealed with a manifest, then renamed."""
-    return type(f"Atomic{trainer_cls.__name__}", (AtomicCheckpointMixin, trainer_cls), {})
+    """The TRL trainer with CPT's checkpoint convention (staged, sealed with a manifest, then renamed) and our
+    progress display instead of transformers' printed log dicts."""
+    from linguabridge.train.callbacks import ConsoleProgressMixin
+
+    return type(
+        f"Atomic{trainer_cls.__name__}", (ConsoleProgressMixin, AtomicCheckpointMixin, trainer_cls), {}
+    )
 
 
 def _resume_point(out_dir: Path) -> tuple[str | None, MetricsLog]:
@@ -104,7 +112,7 @@ def run_sft(
 ) -> dict:
     """Supervised fine-tuning on chats; resumes from the newest complete checkpoint in ``out_dir``."""
     trainer, n_steps, resume = build_sft_trainer(cfg, conversations, model, tokenizer, out_dir, seed)
-    trainer.train(resume_from_checkpoint=resume)
+    result = trainer.train(resume_from_checkpoint=resume)
     post = cfg.post
     _save(trainer, tokenizer, out_dir, cfg, {"stage": "sft", "assistant_only_loss": post.assistant_only_loss})
     summary = {
@@ -119,6 +127,7 @@ def run_sft(
         "packing": post.packing,
         "lora": cfg.post.lora is not None,
         "resumed_from": resume,
+        "train_loss": result.training_loss,  # mean over the steps this run trained (after a resume: those)
     }
     write_json(out_dir / "summary.json", summary)
     return summary
