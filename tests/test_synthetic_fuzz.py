@@ -26,7 +26,7 @@ JSON = st.recursive(
     max_leaves=12,
 )
 # Near-valid chat completions (each field of the right shape or of any other) as well as anything at all.
-TEXT = st.text(max_size=400)
+TEXT = st.text(max_size=400) | st.just("a\ud800b")  # a lone surrogate: valid JSON, not valid UTF-8
 MESSAGE = st.fixed_dictionaries(
     {"role": st.just("assistant"), "content": TEXT | JSON}, optional={"tool_calls": JSON}
 )
