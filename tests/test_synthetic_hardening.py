@@ -114,6 +114,7 @@ def test_retry_after_as_an_http_date():
         (b'{"choices": [{"message": "hello"}]}', "message is a str"),
         (b'{"choices": [{"message": {"content": [{"type": "text", "text": "hi"}]}}]}', "content is a list"),
         (b'{"choices": [{"message": {"content": 3}}]}', "content is a int"),
+        (b'{"choices": [{"message": {"content": "a\\ud800b"}}]}', "not valid Unicode"),  # sqlite refused it
     ],
 )
 def test_unusable_replies_say_what_is_wrong(body, reason):
@@ -125,6 +126,19 @@ def test_usable_reply_keeps_only_numbers_in_usage():
     body = {"choices": [{"message": {"content": None}, "finish_reason": 7}],
             "usage": {"completion_tokens": 3, "leak": "Bearer x", "flag": True}}  # fmt: skip
     assert parse_reply(json.dumps(body).encode()) == ("", None, {"completion_tokens": 3})
+
+
+def test_log_lines_of_the_client_and_its_children_are_redacted(caplog):
+    from linguabridge.data.openai_backend import _redacted_logs
+
+    caplog.set_level(logging.DEBUG)
+    with _redacted_logs([KEY]):
+        for name in ("openai._base_client", "httpx2", "httpcore2.created.later"):
+            logging.getLogger(name).debug("headers: %s", {"Authorization": f"Bearer {KEY}"})
+        logging.getLogger("httpx2").debug("mapping form %(auth)s", {"auth": f"Bearer {KEY}"})
+    logging.getLogger("openai._base_client").debug("after the run: %s", "untouched")
+    assert caplog.text.count(REDACTED) == 4 and KEY not in caplog.text and "untouched" in caplog.text
+    assert f"mapping form Bearer {REDACTED}" in caplog.text
 
 
 def test_families_setting_names_the_prompt_families():

@@ -217,8 +217,8 @@ MOVED_KEYS = {
 }
 # Keys that no longer exist, and why (the error says so instead of a bare "unknown key").
 REMOVED_KEYS = {
-    "synthetic.backoff_s": "remove it: retries now wait as the openai client does (0.5 s doubling to 8 s, "
-    "Retry-After honoured); synthetic.max_retries still sets how many",
+    "synthetic.backoff_s": "remove it: retries wait as the openai client does (0.5 s doubling to 8 s, or the "
+    "server's Retry-After), at most synthetic.retry_wait_max_s; synthetic.max_retries still sets how many",
 }
 
 

@@ -55,27 +55,32 @@ def redact(text: str, secrets: Iterable[str] = (), credentials: bool = True) -> 
     return text
 
 
-class _RedactingFilter(logging.Filter):
-    def __init__(self, secrets: list[str]):
-        super().__init__()
-        self.secrets = secrets
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = redact(record.getMessage(), self.secrets), ()
-        return True
-
-
 @contextlib.contextmanager
-def _redacted_logs(secrets: list[str], names=("openai", "httpx2", "httpcore2", "httpx", "httpcore")):
-    filt = _RedactingFilter(secrets)
-    loggers = [logging.getLogger(n) for n in names]
-    for lg in loggers:
-        lg.addFilter(filt)
+def _redacted_logs(secrets: list[str], prefixes=("openai", "httpx2", "httpcore2", "httpx", "httpcore")):
+    """Redact the log records of the HTTP stack while a run lasts. Done in the record factory rather than
+    with logger filters: a filter sees only its own logger's records, and httpcore creates its loggers
+    lazily, on the first connection."""
+    make = logging.getLogRecordFactory()
+
+    def redacted_record(name, level, fn, lno, msg, args, *rest, **kwargs):
+        if name.split(".")[0] in prefixes:
+            if len(args or ()) == 1 and isinstance(args[0], dict) and args[0]:
+                args = args[0]  # logging's "%(name)s" form, as LogRecord itself unwraps it
+            try:
+                msg, args = redact(str(msg) % args if args else str(msg), secrets), ()
+            except (
+                TypeError,
+                ValueError,
+                KeyError,
+            ):  # a malformed record: what it holds, redacted all the same
+                msg, args = redact(f"{msg} {args}", secrets), ()
+        return make(name, level, fn, lno, msg, args, *rest, **kwargs)
+
+    logging.setLogRecordFactory(redacted_record)
     try:
         yield
     finally:
-        for lg in loggers:
-            lg.removeFilter(filt)
+        logging.setLogRecordFactory(make)
 
 
 # ---------------------------------------------------------------------------------------------- openai
@@ -150,20 +155,32 @@ def parse_reply(body: bytes) -> tuple[str, str | None, dict | None]:
     content = message.get("content")
     if content is not None and not isinstance(content, str):
         raise BadReply(f"choices[0].message.content is a {type(content).__name__}, not a string")
+    if content and not _is_utf8(content):
+        raise BadReply("choices[0].message.content is not valid Unicode (a lone surrogate escape)")
     finish = choice.get("finish_reason")
     usage = obj.get("usage")
     usage = {k: v for k, v in usage.items() if isinstance(v, (int, float)) and not isinstance(v, bool)} if (
         isinstance(usage, dict)) else None  # fmt: skip
-    return content or "", finish if isinstance(finish, str) else None, usage
+    return content or "", finish if isinstance(finish, str) and _is_utf8(finish) else None, usage
+
+
+def _is_utf8(text: str) -> bool:
+    """False for JSON's lone surrogate escapes ("\\ud800"): text no UTF-8 file or SQLite row can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class OpenAIBackend:
     """Chat completions from an OpenAI-compatible server.
 
     Every request ends as a result or as a failure with a reason. Retries (timeouts, connection errors,
-    408/409/429, 5xx) are ours, not the openai client's (it runs with ``max_retries=0``): its own loop
-    honours a Retry-After of up to 120 s per wait and bounds an attempt only per socket read, so a server
-    trickling bytes holds a request for ever. Here each attempt is bounded as a whole by ``timeout_s``
+    408/409/429, 5xx) are ours, not the openai client's (it runs with ``max_retries=0``). Its own loop
+    (openai 3.x ``_base_client``) sleeps whatever Retry-After asks up to 120 s per retry (5 retries: 10
+    minutes), gives up at once on a longer one, treats ``inf`` as no header, and bounds an attempt only per
+    socket read, so a server trickling bytes holds a request for ever. Here each attempt is bounded as a whole by ``timeout_s``
     (``asyncio.wait_for``) and each wait by ``retry_wait_max_s``, so a request takes at most
     ``timeout_s * (max_retries + 1) + retry_wait_max_s * max_retries`` seconds. The API key is read from an
     environment variable and only ever placed in the Authorization header; whatever the server sends back is

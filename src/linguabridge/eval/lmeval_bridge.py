@@ -94,6 +94,7 @@ def vllm_lm(model_path: str | Path, cfg: EvalConfig):
         max_gen_toks=cfg.max_new_tokens,
         dtype="auto",
         seed=cfg.fewshot_seed,
+        load_format="safetensors",  # never unpickle *.bin/*.pt weights (vLLM's "auto" falls back to them)
     )
 
 
