@@ -223,3 +223,12 @@ def test_the_smollm2_recipe_is_a_marco_recipe_for_a_pretrained_model():
     assert "language_consistency" in cfg.dpo.post.preferences.builders
     assert cfg.data.parallel_templates == "ABCDEFGHIJK"
     assert {t if isinstance(t, str) else t.task for t in cfg.eval.tasks} == {"heldout_bpb", "xcopa"}
+
+
+def test_eval_takes_the_builtin_model_name(smollm2_dir, tmp_path):
+    """``linguabridge eval --model smollm2-135m``: the real model and its own tokenizer, from the conversion."""
+    from linguabridge.api import evaluate
+
+    result = evaluate("smollm2-135m", tmp_path / "eval", tasks="demo_copa", limit=2)
+    rows = [r for r in result["rows"] if r["metric"] == "acc"]
+    assert rows and all(0 <= r["value"] <= 1 for r in rows)

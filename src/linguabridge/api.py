@@ -260,6 +260,7 @@ def evaluate(
     from linguabridge.eval.runner import evaluate as run_eval
     from linguabridge.eval.suites import resolve_tasks
     from linguabridge.models import TINY, load_model
+    from linguabridge.models.sources import resolve_source
     from linguabridge.tokenizer import load_tokenizer
 
     sets = _set_strings(overrides)
@@ -285,7 +286,8 @@ def evaluate(
             notes.extend(adopted)
     resolve_tasks(ev)  # missing data or a bad protocol fails here, before the model loads
     model = str(model)
-    tok = load_tokenizer(cfg.tokenizer.name_or_path if model == TINY else model, cfg.model.trust_remote_code)
+    folder = resolve_source(model)[0]  # a .gguf file or smollm2-135m: its cached conversion
+    tok = load_tokenizer(cfg.tokenizer.name_or_path if model == TINY else folder, cfg.model.trust_remote_code)
     cfg.model.name_or_path = model
     loaded = (
         None
@@ -293,7 +295,7 @@ def evaluate(
         else load_model(cfg.model, vocab_size=len(tok), seed=cfg.seed)
     )
     out = Path(out)
-    path = None if model == TINY else model
+    path = None if model == TINY else folder
     return run_eval(loaded, tok, ev, None, out / "results.json", model, model_path=path, model_name=model)
 
 

@@ -52,7 +52,7 @@ def _codes(values: list[str]) -> list[str]:
 
 # ----------------------------------------------------------------------------------------------- model
 class TinyModelConfig(StrictModel):
-    """Shape of the random-init Qwen2-architecture model used when ``model.name_or_path: tiny-qwen2``."""
+    """Shape of the random-init model built for ``model.name_or_path: tiny-qwen2`` (or ``tiny-llama``)."""
 
     hidden_size: Count = 64
     num_hidden_layers: Count = 2
