@@ -161,10 +161,9 @@ class Scorer:
             prefix, tail = _split(context, continuation, self.max_length)
             by_prefix[prefix].append((i, tail))
             targets[i] = list(continuation)[-len(tail) :]
-        # groups sharing a start (few-shot examples) side by side, then by length (less padding)
-        groups = sorted(
-            by_prefix.items(), key=lambda g: (g[0][:32], -len(g[0]), -max(len(t) for _, t in g[1]))
-        )
+        # longest first, ties by tokens: a deterministic order whatever the requests' order (less padding;
+        # items of a task with fixed few-shot examples then share their start within every batch)
+        groups = sorted(by_prefix.items(), key=lambda g: (-len(g[0]), -max(len(t) for _, t in g[1]), g[0]))
         results: dict[int, Scored] = {}
         for batch in _batches(groups, self.max_batch_tokens):
             prefixes = [p for p, _ in batch]
