@@ -12,7 +12,8 @@ converted from its GGUF by ``linguabridge.models.gguf``; used only when the conv
 ``--smollm2-cache``). Backends: ``linguabridge`` (ours), ``hf`` (lm-eval's HFLM, timed at every batch size of
 ``--hf-batch-sizes`` and reported at its best) and ``vllm`` (CUDA only). Each run records its scores, so the
 report says whether every backend gave the same accuracy per language. Model loading and a warm-up call
-are excluded.
+are excluded. ``items_per_s`` is end to end (lm-eval's task building, prompts and metrics included, the same
+for every backend); ``model_items_per_s`` counts only the seconds spent in the model's request methods.
 
   python benchmarks/bench_eval.py --limit 50 --out bench_eval.json                         # CPU
   python benchmarks/bench_eval.py --shape qwen2-0.5b --backends linguabridge,hf,vllm --device cuda \\
@@ -133,13 +134,32 @@ def models(args):
             )
 
 
-def timed(model, tok, cfg: EvalConfig, tmp: str) -> tuple[float, list[dict]]:
+MODEL_SECONDS = [0.0]  # time inside the LM's request methods, summed by the wrappers below
+
+
+def time_requests(cls) -> None:
+    """Wrap ``cls``'s lm-eval request methods so their seconds add up in ``MODEL_SECONDS``."""
+    for name in ("loglikelihood", "loglikelihood_rolling", "generate_until"):
+
+        def wrapped(self, *args, _orig=getattr(cls, name), **kwargs):
+            start = time.perf_counter()
+            try:
+                return _orig(self, *args, **kwargs)
+            finally:
+                MODEL_SECONDS[0] += time.perf_counter() - start
+
+        setattr(cls, name, wrapped)
+
+
+def timed(model, tok, cfg: EvalConfig, tmp: str) -> tuple[float, float, list[dict]]:
+    """(seconds end to end, seconds in the model, rows) of one run after a warm-up run."""
     from linguabridge.eval.runner import run_lm_eval_tasks
 
     run_lm_eval_tasks(model, tok, cfg.model_copy(update={"limit": 1}), tmp)  # warm-up: kernels, vLLM start-up
+    MODEL_SECONDS[0] = 0.0
     start = time.perf_counter()
     rows = run_lm_eval_tasks(model, tok, cfg, tmp).rows
-    return time.perf_counter() - start, rows
+    return time.perf_counter() - start, MODEL_SECONDS[0], rows
 
 
 def bench_model(name, model, tok, args, choice_dir: Path) -> list[dict]:
@@ -154,10 +174,11 @@ def bench_model(name, model, tok, args, choice_dir: Path) -> list[dict]:
                 for size in sizes:
                     batch = {} if size == "-" else {"batch_size": size if size == "auto" else int(size)}
                     run_cfg = cfg.model_copy(update={"backend": backend, **batch})
-                    seconds, rows = timed(model, tok, run_cfg, tmp)
+                    seconds, in_model, rows = timed(model, tok, run_cfg, tmp)
                     n = items_of(rows)
                     run = {"model": name, "workload": workload, "backend": backend, "batch_size": size}
                     run |= {"items": n, "seconds": round(seconds, 3), "items_per_s": round(n / seconds, 2)}
+                    run |= {"model_seconds": round(in_model, 3), "model_items_per_s": round(n / in_model, 2)}
                     runs.append(run)
                     found.setdefault(backend, []).append((run, scores_of(rows)))
                     print(json.dumps(run), flush=True)
@@ -171,12 +192,16 @@ def summary(name: str, workload: str, found: dict) -> dict:
     best = {b: max(rs, key=lambda r: r[0]["items_per_s"]) for b, rs in found.items()}
     out = {"model": name, "workload": workload, "summary": True}
     out |= {f"{b}_items_per_s": r[0]["items_per_s"] for b, r in best.items()}
+    out |= {f"{b}_model_items_per_s": r[0]["model_items_per_s"] for b, r in best.items()}
     if "hf" in best:
         out["hf_best_batch_size"] = best["hf"][0]["batch_size"]
         reference = best["hf"][1]
         for b, (run, scores) in best.items():
             if b != "hf":
                 out[f"{b}_vs_hf"] = round(run["items_per_s"] / best["hf"][0]["items_per_s"], 2)
+                out[f"{b}_vs_hf_in_model"] = round(
+                    run["model_items_per_s"] / best["hf"][0]["model_items_per_s"], 2
+                )
                 diff = max((abs(scores[k] - reference[k]) for k in reference), default=0.0)
                 out[f"{b}_max_score_diff_vs_hf"] = diff
     return out
@@ -202,7 +227,12 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
+    from lm_eval.models.huggingface import HFLM
 
+    from linguabridge.eval.lm_backend import LinguabridgeLM
+
+    for cls in (HFLM, LinguabridgeLM):
+        time_requests(cls)
     if args.threads:
         torch.set_num_threads(args.threads)
     results = {

@@ -170,3 +170,38 @@ def test_sampling_is_refused(ours):
     req = instance("generate_until", ("Hello", {"until": ["\n"], "do_sample": True, "temperature": 0.7}))
     with pytest.raises(ValueError, match="greedily"):
         ours.generate_until([req])
+
+
+def test_lm_eval_command_line_runs_the_backend(tmp_path, qwen_tokenizer):
+    """``python -m linguabridge.eval.lm_backend`` is lm-eval's own CLI with ``--model linguabridge`` registered."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from linguabridge.config import TinyModelConfig
+    from linguabridge.models import build_tiny_qwen2
+
+    shape = TinyModelConfig(
+        hidden_size=16, intermediate_size=32, num_attention_heads=2, num_key_value_heads=1
+    )
+    model_dir = tmp_path / "tiny"
+    build_tiny_qwen2(ModelConfig(tiny=shape), len(qwen_tokenizer), seed=7).save_pretrained(model_dir)
+    qwen_tokenizer.save_pretrained(model_dir)
+    data = tmp_path / "copa.jsonl"
+    data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in COPA_ID), encoding="utf-8")
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "copa_id_local.yaml").write_text(
+        "task: copa_id_local\ndataset_path: json\n"
+        f"dataset_kwargs:\n  data_files:\n    test: {data}\ntest_split: test\noutput_type: multiple_choice\n"
+        'doc_to_text: "{{premise}}"\ndoc_to_choice: "{{[choice1, choice2]}}"\ndoc_to_target: label\n'
+        "metric_list:\n  - metric: acc\n"
+    )
+    cmd = [sys.executable, "-m", "linguabridge.eval.lm_backend", "run", "--model", "linguabridge"]
+    cmd += ["--model_args", f"pretrained={model_dir}", "--device", "cpu", "--tasks", "copa_id_local"]
+    cmd += ["--include_path", str(tmp_path / "tasks"), "--output_path", str(tmp_path / "out")]
+    env = os.environ | {"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (results,) = (tmp_path / "out").rglob("results_*.json")
+    assert "acc,none" in json.loads(results.read_text())["results"]["copa_id_local"]

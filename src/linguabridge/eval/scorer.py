@@ -4,8 +4,9 @@ What makes it faster than lm-eval's HFLM with the same numbers:
 - the LM head runs only at the scored positions (the base model's last hidden states are gathered first), and
   the float32 log-softmax over the vocabulary runs in chunks of positions, so memory stays bounded with 150k+
   vocabularies;
-- requests that share their context (the choices of one item, a few-shot prefix) form a group: the context is
-  run once into a KV cache, which every continuation of the group then reads;
+- requests that share their context (the choices of one item) form a group: the context is run once into a
+  KV cache, which every continuation of the group then reads; groups batched together run their common start
+  (the same few-shot examples) once too;
 - batches are filled up to a token budget, groups sorted by length.
 
 Padding cannot change a score: prefixes and continuations are padded on the right only, and every padded key
@@ -44,25 +45,38 @@ def _split(context: Sequence[int], continuation: Sequence[int], max_length: int)
     return tuple(inp[:cut]), inp[cut:]
 
 
-def _batches(groups: list[tuple], max_tokens: int) -> list[list[tuple]]:
-    """Groups (sorted by length) -> batches of at most ``max_tokens`` padded tokens (at least one group each).
+def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
 
-    Groups with an empty prefix never share a batch with others: a padding-only row would give NaN keys.
+
+def _batches(groups: list[tuple], max_tokens: int) -> list[list[tuple]]:
+    """Groups -> batches of at most ``max_tokens`` tokens run (at least one group each).
+
+    A batch runs its groups' common prefix once, each group's rest of the prefix, then every continuation;
+    the expanded KV cache (continuations x whole prefix) is held to 4x the budget. Groups with an empty
+    prefix never share a batch with others: a row of padding alone would give NaN keys.
     """
     batches: list[list[tuple]] = []
     current: list[tuple] = []
+    common = 0
     for group in groups:
+        shared = min(common, _common_length(current[0][0], group[0])) if current else len(group[0])
         trial = current + [group]
         prefix_len = max(len(g[0]) for g in trial)
         tails = [t for g in trial for _, t in g[1]]
         tail_len = max(len(t) for t in tails)
-        cost = len(trial) * prefix_len + len(tails) * (prefix_len + tail_len)
+        cost = shared + len(trial) * (prefix_len - shared) + len(tails) * tail_len
+        held = len(tails) * (prefix_len + tail_len)
         mixed = current and (len(current[0][0]) == 0) != (len(group[0]) == 0)
-        if current and (cost > max_tokens or mixed):
+        if current and (cost > max_tokens or held > 4 * max_tokens or mixed):
             batches.append(current)
-            current = [group]
+            current, common = [group], len(group[0])
         else:
-            current = trial
+            current, common = trial, shared
     if current:
         batches.append(current)
     return batches
@@ -117,34 +131,45 @@ class Scorer:
             greedy.append(logits.argmax(-1) == tgt)
         return torch.cat(logprobs), torch.cat(greedy)
 
+    def _prefix_cache(self, prefixes: list[tuple], rows: torch.Tensor):
+        """KV cache of ``prefixes`` (their common start run once), one row per entry of ``rows``, and its mask."""
+        from transformers import DynamicCache
+
+        plen = max(len(p) for p in prefixes)
+        if not plen:
+            return None, torch.zeros((len(rows), 0), dtype=torch.long)
+        common = min(_common_length(prefixes[0], p) for p in prefixes)
+        cache = DynamicCache()
+        if common:
+            ids = torch.tensor([prefixes[0][:common]])
+            self._hidden(ids, torch.ones_like(ids), torch.arange(common)[None, :], cache)
+            cache.batch_select_indices(torch.zeros(len(prefixes), dtype=torch.long, device=self.device))
+        rests, rmask = _right_pad([p[common:] for p in prefixes], plen - common, self.pad)
+        mask = torch.cat([torch.ones((len(prefixes), common), dtype=torch.long), rmask], dim=1)
+        if plen > common:
+            positions = (common + torch.arange(plen - common)).expand(len(prefixes), -1)
+            self._hidden(rests, mask, positions, cache)
+        cache.batch_select_indices(rows.to(self.device))
+        return cache, mask[rows]
+
     @torch.inference_mode()
     def loglikelihood(self, requests: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[Scored]:
         """Each (context tokens, continuation tokens) -> the continuation's summed log-probability."""
-        from transformers import DynamicCache
-
         by_prefix: dict[tuple, list[tuple[int, list[int]]]] = defaultdict(list)
         targets = {}
         for i, (context, continuation) in enumerate(requests):
             prefix, tail = _split(context, continuation, self.max_length)
             by_prefix[prefix].append((i, tail))
             targets[i] = list(continuation)[-len(tail) :]
-        groups = sorted(
-            by_prefix.items(), key=lambda g: (len(g[0]), max(len(t) for _, t in g[1])), reverse=True
-        )
+        # longest first, ties by tokens: a deterministic order whatever the requests' order (less padding;
+        # items of a task with fixed few-shot examples then share their start within every batch)
+        groups = sorted(by_prefix.items(), key=lambda g: (-len(g[0]), -max(len(t) for _, t in g[1]), g[0]))
         results: dict[int, Scored] = {}
         for batch in _batches(groups, self.max_batch_tokens):
             prefixes = [p for p, _ in batch]
-            plen = max(len(p) for p in prefixes)
             members = [(g, i, tail) for g, (_, reqs) in enumerate(batch) for i, tail in reqs]
+            cache, pmask = self._prefix_cache(prefixes, torch.tensor([g for g, _, _ in members]))
             tlen = max(len(t) for _, _, t in members)
-            rows = torch.tensor([g for g, _, _ in members])
-            cache, pmask = None, torch.zeros((len(members), 0), dtype=torch.long)
-            if plen:
-                ids, mask = _right_pad(prefixes, plen, self.pad)
-                cache = DynamicCache()
-                self._hidden(ids, mask, torch.arange(plen).expand(len(prefixes), -1), cache)
-                cache.batch_select_indices(rows.to(self.device))
-                pmask = mask[rows]
             tids, tmask = _right_pad([t for _, _, t in members], tlen, self.pad)
             starts = torch.tensor([len(prefixes[g]) for g, _, _ in members])
             positions = starts[:, None] + torch.arange(tlen)[None, :]
